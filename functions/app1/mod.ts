@@ -1,0 +1,19 @@
+/**
+ * app1: the entry point the executor calls. `POST /Message` goes to PostgreSQL through app3;
+ * `POST /Message/Post-Message` starts the Kafka path on topic `Purchase`.
+ * @module
+ */
+import { Hono } from "hono";
+import { defineService } from "../../runtime/mod.ts";
+import { publishTo } from "../_shared/publish.ts";
+import { message } from "./message.ts";
+
+/** The app1 service. */
+export const app1 = defineService({
+  name: "app1",
+  uses: ["kafka"],
+  http: (ctx) =>
+    new Hono()
+      .post("/Message", message(ctx))
+      .post("/Message/Post-Message", publishTo(ctx, "Purchase")),
+});

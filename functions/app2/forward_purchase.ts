@@ -1,0 +1,36 @@
+/**
+ * app2's Kafka-triggered function: each `Purchase` message is POSTed to app3
+ * `/Message/Post-Message`. A rejected message (4xx) is dead-lettered; an unreachable or failing
+ * app3 is retried.
+ * @module
+ */
+import { type KafkaFunction, PermanentError } from "../../runtime/mod.ts";
+import { postJson, succeeded } from "../_shared/call.ts";
+import { messageFromRecord } from "../_shared/message.ts";
+
+/** Statuses worth retrying although they are 4xx. */
+const TRANSIENT = new Set([408, 425, 429]);
+
+/** Forwards `Purchase` messages to app3. */
+export const forwardPurchase: KafkaFunction<never> = {
+  name: "forward-purchase",
+  topic: "Purchase",
+  group: "app2",
+  async handle(record, ctx) {
+    const message = messageFromRecord(record);
+    const reply = await postJson(
+      ctx,
+      "app3",
+      `${ctx.config.app3Url}/Message/Post-Message`,
+      message,
+    );
+    if (succeeded(reply)) {
+      ctx.log.info("message forwarded to app3", { message_id: message.id });
+      return;
+    }
+    if (reply.status < 500 && !TRANSIENT.has(reply.status)) {
+      throw new PermanentError(`app3 rejected the message with ${reply.status}`);
+    }
+    throw new Error(`app3 answered ${reply.status}`);
+  },
+};

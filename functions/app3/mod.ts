@@ -1,0 +1,23 @@
+/**
+ * app3: stores messages in PostgreSQL (`POST /PostMessage`), publishes them to `Purchase2`
+ * (`POST /Message/Post-Message`) and shows a stored one (`GET /Message/:id`).
+ * @module
+ */
+import { Hono } from "hono";
+import { defineService } from "../../runtime/mod.ts";
+import { publishTo } from "../_shared/publish.ts";
+import { getMessage } from "./get_message.ts";
+import { migrations } from "./migrations.ts";
+import { storeMessage } from "./store_message.ts";
+
+/** The app3 service. */
+export const app3 = defineService({
+  name: "app3",
+  uses: ["postgres", "kafka"],
+  migrations,
+  http: (ctx) =>
+    new Hono()
+      .post("/PostMessage", storeMessage(ctx))
+      .post("/Message/Post-Message", publishTo(ctx, "Purchase2"))
+      .get("/Message/:id", getMessage(ctx)),
+});

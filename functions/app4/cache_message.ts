@@ -1,0 +1,23 @@
+/**
+ * app4's Kafka-triggered function: each `Purchase2` message is saved in Redis under
+ * `message:<id>` for `CACHE_TTL_SECONDS`. Saving again on redelivery is harmless.
+ * @module
+ */
+import type { KafkaFunction } from "../../runtime/mod.ts";
+import { messageFromRecord } from "../_shared/message.ts";
+import { cacheKey } from "./key.ts";
+
+/** Caches `Purchase2` messages. */
+export const cacheMessage: KafkaFunction<"redis"> = {
+  name: "cache-message",
+  topic: "Purchase2",
+  group: "app4",
+  async handle(record, ctx) {
+    const message = messageFromRecord(record);
+    await ctx.cache.set(cacheKey(message.id), {
+      ...message,
+      cachedAt: new Date().toISOString(),
+    }, { ttlSeconds: ctx.config.cacheTtlSeconds });
+    ctx.log.info("message cached", { message_id: message.id });
+  },
+};

@@ -1,0 +1,136 @@
+/**
+ * The cache functions use: @upstash/redis over REST (the host's bridge, or Upstash itself), each
+ * call a CLIENT span (`SET`, `db.system.name=redis`, query text without values) and a
+ * `db_client_operation_duration_seconds` sample. An unreachable Redis becomes
+ * {@linkcode DependencyUnavailableError}; the client's own error texts, which quote the command
+ * and its values, never leave this module.
+ *
+ * @example
+ * ```ts
+ * import { trace } from "@opentelemetry/api";
+ * import { createMetrics } from "../telemetry/metrics.ts";
+ * import { connectCache } from "./client.ts";
+ * const cache = connectCache({
+ *   url: "http://127.0.0.1:8079",
+ *   token: "secret",
+ *   server: { address: "127.0.0.1", port: 6379 },
+ *   tracer: trace.getTracer("app4"),
+ *   metrics: createMetrics(),
+ * });
+ * // await cache.set("message:1", { id: "1" }, { ttlSeconds: 60 });
+ * ```
+ * @module
+ */
+import { SpanKind, type Tracer } from "@opentelemetry/api";
+import { Redis } from "@upstash/redis";
+import { DependencyUnavailableError } from "../errors.ts";
+import type { Cache } from "../function.ts";
+import { reportDependency } from "../health.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { withSpan } from "../telemetry/span.ts";
+
+/** A command Redis refused (wrong type, syntax); the message holds Redis's error code only. */
+export class CacheError extends Error {
+  constructor(readonly code: string) {
+    super(`redis error ${code}`);
+    this.name = "CacheError";
+  }
+}
+
+/** A cache the host can check. */
+export interface CacheClient extends Cache {
+  ping(): Promise<void>;
+}
+
+/** Options of {@linkcode connectCache}. */
+export interface CacheOptions {
+  /** The REST endpoint and its token. */
+  readonly url: string;
+  readonly token: string;
+  /** The Redis server behind the endpoint, for span attributes. */
+  readonly server: { readonly address: string; readonly port: number };
+  readonly tracer: Tracer;
+  readonly metrics: Metrics;
+  readonly timeoutMs?: number;
+}
+
+/** Redis error replies start with an upper-case code (`ERR`, `WRONGTYPE`, …). */
+const REDIS_ERROR = /^([A-Z]{2,20})\b/;
+
+/** Maps an @upstash/redis failure to what the caller should do about it. */
+export function classifyCacheError(error: unknown): Error {
+  const message = error instanceof Error ? error.message : "";
+  if (error instanceof Error && error.name === "UpstashError") {
+    const code = REDIS_ERROR.exec(message)?.[1];
+    if (code !== undefined) return new CacheError(code);
+  }
+  return new DependencyUnavailableError("redis", error);
+}
+
+/** Creates the cache client; it connects per request, so nothing happens until the first call. */
+export function connectCache(options: CacheOptions): CacheClient {
+  const { tracer, metrics } = options;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const redis = new Redis({
+    url: options.url,
+    token: options.token,
+    enableTelemetry: false,
+    retry: { retries: 1, backoff: () => 50 },
+    signal: () => AbortSignal.timeout(timeoutMs),
+  });
+  const common = {
+    "db.system.name": "redis",
+    "db.namespace": "0",
+    "server.address": options.server.address,
+    "server.port": options.server.port,
+  };
+
+  const call = async <T>(operation: string, queryText: string, run: () => Promise<T>) => {
+    const started = performance.now();
+    let outcome = "error";
+    try {
+      return await withSpan(tracer, operation, SpanKind.CLIENT, {
+        ...common,
+        "db.operation.name": operation,
+        "db.query.text": queryText,
+      }, async () => {
+        try {
+          const result = await run();
+          outcome = "ok";
+          reportDependency(metrics, "redis", true);
+          return result;
+        } catch (error) {
+          const classified = classifyCacheError(error);
+          if (classified instanceof DependencyUnavailableError) {
+            reportDependency(metrics, "redis", false);
+          }
+          throw classified;
+        }
+      });
+    } finally {
+      metrics.dbDuration.observe(
+        { db_system_name: "redis", db_operation_name: operation, outcome },
+        (performance.now() - started) / 1000,
+      );
+    }
+  };
+
+  return {
+    get: <T>(key: string) => call("GET", "GET ?", () => redis.get<T>(key)),
+    async set(key, value, setOptions) {
+      const ttl = setOptions?.ttlSeconds;
+      await call(
+        "SET",
+        ttl ? "SET ? ? EX ?" : "SET ? ?",
+        () => ttl ? redis.set(key, value, { ex: ttl }) : redis.set(key, value),
+      );
+    },
+    async ping() {
+      try {
+        await redis.ping();
+      } catch (error) {
+        throw classifyCacheError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * The host's configuration, read once from the environment and the command line and checked
+ * before anything starts. Every problem is reported at once, naming the variable and the value.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./config.ts";
+ * const config = loadConfig({ APP1_PORT: "9001" }, ["--service", "app1,app3"]);
+ * console.log(config.services, config.ports.app1); // ["app1", "app3"] 9001
+ * ```
+ * @module
+ */
+import { Cron } from "croner";
+
+/** The services of the seed, in start order (sinks first, the executor last). */
+export const SERVICE_NAMES = ["app4", "app3", "app2", "app1", "executor"] as const;
+/** A service's `service.name`. */
+export type ServiceName = typeof SERVICE_NAMES[number];
+
+/** Where PostgreSQL is: a server, or the embedded PGlite kept under the data folder. */
+export type DatabaseConfig = { kind: "postgres"; url: string } | { kind: "embedded"; dir: string };
+/** Where Kafka is: brokers, or the embedded event bus kept under the data folder. */
+export type KafkaConfig = { kind: "kafka"; brokers: string[] } | { kind: "embedded"; dir: string };
+/** Where Redis is: a server reached through the host's REST bridge, a REST endpoint, or embedded. */
+export type RedisConfig =
+  | { kind: "redis"; url: string }
+  | { kind: "upstash"; url: string; token: string }
+  | { kind: "embedded"; dir: string };
+
+/** `OTEL_TRACES_SAMPLER` values from the OpenTelemetry SDK environment specification. */
+export const SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+
+/** Telemetry settings from the standard `OTEL_*` variables. */
+export interface TelemetryConfig {
+  readonly disabled: boolean;
+  readonly tracesEndpoint: string;
+  readonly logsEndpoint: string;
+  readonly headers: Record<string, string>;
+  readonly sampler: typeof SAMPLERS[number];
+  readonly samplerArg: number;
+  readonly resourceAttributes: Record<string, string>;
+}
+
+/** Log levels, least severe first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** A log level name. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** The validated configuration of one host process. */
+export interface Config {
+  readonly services: readonly ServiceName[];
+  readonly hostname: string;
+  readonly ports: Readonly<Record<ServiceName, number>>;
+  /** Explicit service URLs; unset ones are derived from the ports once the servers listen. */
+  readonly urls: { readonly app1?: string; readonly app3?: string };
+  readonly executor: { readonly schedule: string; readonly target?: string };
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly kafka: KafkaConfig;
+  readonly redis: RedisConfig;
+  readonly cacheTtlSeconds: number;
+  readonly maxBodyBytes: number;
+  readonly kafkaMaxAttempts: number;
+  readonly kafkaRetryBackoffMs: number;
+  readonly kafkaSessionTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly telemetry: TelemetryConfig;
+}
+
+/** Thrown by {@linkcode loadConfig} with every problem found. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const DEFAULT_PORTS: Record<ServiceName, number> = {
+  app1: 8001,
+  app2: 8002,
+  app3: 8003,
+  app4: 8004,
+  executor: 8005,
+};
+
+/** Reads the configuration from `env` and the command-line `args` (`--service a,b`). */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  args: readonly string[] = [],
+): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+  const httpUrl = (name: string): string | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    if (!isUrl(raw, ["http:", "https:"])) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an http:// or https:// URL`);
+      return undefined;
+    }
+    return raw.replace(/\/+$/, "");
+  };
+
+  const services = parseServices(args, read("SERVICES"), problems);
+  const ports = Object.fromEntries(
+    Object.entries(DEFAULT_PORTS).map((
+      [name, port],
+    ) => [name, integer(`${name.toUpperCase()}_PORT`, port, 0, 65535)]),
+  ) as Record<ServiceName, number>;
+
+  const schedule = read("EXECUTOR_SCHEDULE") ?? "*/5 * * * * *";
+  try {
+    new Cron(schedule, { paused: true }).stop();
+  } catch (error) {
+    problems.push(
+      `EXECUTOR_SCHEDULE=${JSON.stringify(schedule)} is not a croner pattern: ${
+        (error as Error).message
+      }`,
+    );
+  }
+
+  const dataDir = read("DATA_DIR") ?? ".data";
+  const config: Config = {
+    services,
+    hostname: read("HOST") ?? "0.0.0.0",
+    ports,
+    urls: { app1: httpUrl("APP1_URL"), app3: httpUrl("APP3_URL") },
+    executor: { schedule, target: httpUrl("EXECUTOR_TARGET") },
+    dataDir,
+    database: parseDatabase(read("DATABASE_URL"), dataDir, problems),
+    kafka: parseKafka(read("KAFKA_BROKERS"), dataDir, problems),
+    redis: parseRedis(read, dataDir, problems),
+    cacheTtlSeconds: integer("CACHE_TTL_SECONDS", 86400, 1, 10 * 365 * 86400),
+    maxBodyBytes: integer("MAX_BODY_BYTES", 64 * 1024, 256, 64 * 1024 * 1024),
+    kafkaMaxAttempts: integer("KAFKA_MAX_ATTEMPTS", 5, 1, 100),
+    kafkaRetryBackoffMs: integer("KAFKA_RETRY_BACKOFF_MS", 200, 0, 60_000),
+    kafkaSessionTimeoutMs: integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, 1000, 300_000),
+    shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    logLevel: oneOf("LOG_LEVEL", read("LOG_LEVEL")?.toLowerCase(), LOG_LEVELS, "info", problems),
+    telemetry: parseTelemetry(read, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseServices(
+  args: readonly string[],
+  fromEnv: string | undefined,
+  problems: string[],
+): ServiceName[] {
+  let list = fromEnv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--service" || arg === "--services") {
+      list = args[++i];
+      if (list === undefined) problems.push(`${arg} needs a value, e.g. ${arg} app1,app3`);
+    } else if (arg.startsWith("--service=") || arg.startsWith("--services=")) {
+      list = arg.slice(arg.indexOf("=") + 1);
+    } else {
+      problems.push(`unknown argument ${JSON.stringify(arg)} (expected --service a,b)`);
+    }
+  }
+  if (list === undefined) return [...SERVICE_NAMES];
+  const wanted = list.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const unknown = wanted.filter((name) => !(SERVICE_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    problems.push(
+      `unknown service ${unknown.map((name) => JSON.stringify(name)).join(", ")}; known: ${
+        SERVICE_NAMES.join(", ")
+      }`,
+    );
+  }
+  if (wanted.length === 0) problems.push("the service list is empty");
+  return SERVICE_NAMES.filter((name) => wanted.includes(name));
+}
+
+function parseDatabase(
+  url: string | undefined,
+  dataDir: string,
+  problems: string[],
+): DatabaseConfig {
+  if (url === undefined) return { kind: "embedded", dir: `${dataDir}/pg` };
+  if (!isUrl(url, ["postgres:", "postgresql:"], false)) {
+    problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  }
+  return { kind: "postgres", url };
+}
+
+function parseKafka(brokers: string | undefined, dataDir: string, problems: string[]): KafkaConfig {
+  if (brokers === undefined) return { kind: "embedded", dir: `${dataDir}/bus` };
+  const list = brokers.split(",").map((broker) => broker.trim()).filter((broker) => broker !== "");
+  const bad = list.filter((broker) => !/^[\w.-]+:\d{1,5}$/.test(broker));
+  if (list.length === 0 || bad.length > 0) {
+    problems.push(
+      `KAFKA_BROKERS=${JSON.stringify(brokers)} must be a comma list of host:port`,
+    );
+  }
+  return { kind: "kafka", brokers: list };
+}
+
+function parseRedis(
+  read: (name: string) => string | undefined,
+  dataDir: string,
+  problems: string[],
+): RedisConfig {
+  const redisUrl = read("REDIS_URL");
+  const restUrl = read("UPSTASH_REDIS_REST_URL");
+  const token = read("UPSTASH_REDIS_REST_TOKEN");
+  if (restUrl !== undefined || token !== undefined) {
+    if (restUrl === undefined || token === undefined) {
+      problems.push("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together");
+    } else if (!isUrl(restUrl, ["http:", "https:"])) {
+      problems.push("UPSTASH_REDIS_REST_URL must be an http:// or https:// URL");
+    }
+    if (redisUrl !== undefined) {
+      problems.push("set either REDIS_URL or UPSTASH_REDIS_REST_URL/_TOKEN, not both");
+    }
+    return { kind: "upstash", url: restUrl?.replace(/\/+$/, "") ?? "", token: token ?? "" };
+  }
+  if (redisUrl === undefined) return { kind: "embedded", dir: `${dataDir}/redis` };
+  if (!isUrl(redisUrl, ["redis:"])) {
+    problems.push("REDIS_URL must be a redis:// URL (rediss:// is not supported by the bridge)");
+  }
+  return { kind: "redis", url: redisUrl };
+}
+
+function parseTelemetry(
+  read: (name: string) => string | undefined,
+  problems: string[],
+): TelemetryConfig {
+  const disabled = read("OTEL_SDK_DISABLED")?.toLowerCase() === "true";
+  const base = (read("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318").replace(/\/+$/, "");
+  const endpoint = (name: string, path: string): string => {
+    const url = read(name) ?? `${base}${path}`;
+    if (!isUrl(url, ["http:", "https:"])) {
+      problems.push(`${name}=${JSON.stringify(url)} must be an http:// or https:// URL`);
+    }
+    return url;
+  };
+  const sampler = oneOf(
+    "OTEL_TRACES_SAMPLER",
+    read("OTEL_TRACES_SAMPLER")?.toLowerCase(),
+    SAMPLERS,
+    "parentbased_always_on",
+    problems,
+  );
+  const rawArg = read("OTEL_TRACES_SAMPLER_ARG");
+  let samplerArg = 1;
+  if (rawArg !== undefined) {
+    samplerArg = Number(rawArg);
+    if (!Number.isFinite(samplerArg) || samplerArg < 0 || samplerArg > 1) {
+      problems.push(`OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(rawArg)} must be a number in [0, 1]`);
+      samplerArg = 1;
+    }
+  }
+  return {
+    disabled,
+    tracesEndpoint: endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces"),
+    logsEndpoint: endpoint("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs"),
+    headers: parseKeyValues(
+      "OTEL_EXPORTER_OTLP_HEADERS",
+      read("OTEL_EXPORTER_OTLP_HEADERS"),
+      problems,
+    ),
+    sampler,
+    samplerArg,
+    resourceAttributes: parseKeyValues(
+      "OTEL_RESOURCE_ATTRIBUTES",
+      read("OTEL_RESOURCE_ATTRIBUTES"),
+      problems,
+    ),
+  };
+}
+
+/** Parses the W3C-baggage-like `key=value,key2=value2` lists the OTel environment uses. */
+function parseKeyValues(
+  name: string,
+  raw: string | undefined,
+  problems: string[],
+): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (raw === undefined) return result;
+  for (const pair of raw.split(",")) {
+    if (pair.trim() === "") continue;
+    const at = pair.indexOf("=");
+    const key = at > 0 ? pair.slice(0, at).trim() : "";
+    if (key === "") {
+      problems.push(`${name} has an entry without key=value: ${JSON.stringify(pair.trim())}`);
+      continue;
+    }
+    try {
+      result[key] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      problems.push(`${name} entry ${JSON.stringify(key)} is not valid percent-encoding`);
+    }
+  }
+  return result;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  if (value === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(", ")}`);
+  return fallback;
+}
+
+function isUrl(value: string, protocols: readonly string[], needsHost = true): boolean {
+  try {
+    const url = new URL(value);
+    return protocols.includes(url.protocol) && (!needsHost || url.hostname !== "");
+  } catch {
+    return false;
+  }
+}
+
+/** Lines saying which embedded defaults a configuration uses, for the start-up log. */
+export function embeddedDefaults(config: Config): string[] {
+  const lines: string[] = [];
+  if (config.database.kind === "embedded") {
+    lines.push(`DATABASE_URL unset: embedded PostgreSQL (PGlite) in ${config.database.dir}`);
+  }
+  if (config.kafka.kind === "embedded") {
+    lines.push(`KAFKA_BROKERS unset: embedded event bus in ${config.kafka.dir}`);
+  }
+  if (config.redis.kind === "embedded") {
+    lines.push(`REDIS_URL unset: embedded Redis-compatible store in ${config.redis.dir}`);
+  }
+  return lines;
+}

@@ -1,0 +1,67 @@
+/**
+ * The local data folder of the embedded defaults, owned by one host process at a time: PGlite
+ * and the embedded bus cannot be shared between processes, so a second host is refused with a
+ * clear message instead of corrupting them.
+ *
+ * @example
+ * ```ts
+ * import { lockDataDir } from "./data_dir.ts";
+ * const release = await lockDataDir(await Deno.makeTempDir());
+ * await release();
+ * ```
+ * @module
+ */
+
+/** Thrown when another live host process owns the folder. */
+export class DataDirBusyError extends Error {
+  constructor(dir: string, pid: number) {
+    super(
+      `${dir} is in use by host process ${pid}. The embedded defaults serve one process: ` +
+        `stop it, set DATA_DIR to another folder, or point DATABASE_URL, KAFKA_BROKERS and ` +
+        `REDIS_URL at servers that processes can share.`,
+    );
+    this.name = "DataDirBusyError";
+  }
+}
+
+/** Whether process `pid` exists: /proc where there is one, else a signal ignored by default. */
+function isAlive(pid: number): boolean {
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    try {
+      Deno.kill(pid, "SIGURG");
+      return true;
+    } catch (error) {
+      return error instanceof Deno.errors.PermissionDenied;
+    }
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the folder for this process; resolves to a function giving it back. */
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/host.pid`;
+  const token = `${Deno.pid}:${crypto.randomUUID()}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.writeTextFile(path, token, { createNew: true });
+      return async () => {
+        const current = await Deno.readTextFile(path).catch(() => "");
+        if (current === token) await Deno.remove(path).catch(() => {});
+      };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const owner = Number((await Deno.readTextFile(path).catch(() => "")).split(":")[0]);
+      if (owner > 0 && isAlive(owner)) throw new DataDirBusyError(dir, owner);
+      await Deno.remove(path).catch(() => {}); // left by a host that was killed
+    }
+  }
+  throw new Error(`could not take ${path}`);
+}

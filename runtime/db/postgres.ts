@@ -1,0 +1,156 @@
+/**
+ * PostgreSQL for functions: parameterised queries through postgres.js, each a CLIENT span
+ * (`INSERT messages`, `db.system.name=postgresql`) and a `db_client_operation_duration_seconds`
+ * sample. Connection failures become {@linkcode DependencyUnavailableError} (503, retry); SQL
+ * errors become {@linkcode DatabaseError} carrying only the SQLSTATE, never values.
+ *
+ * @example
+ * ```ts
+ * import { trace } from "@opentelemetry/api";
+ * import { createMetrics } from "../telemetry/metrics.ts";
+ * import { connectPostgres } from "./postgres.ts";
+ * const db = connectPostgres("postgres://postgres@127.0.0.1:5432/postgres", {
+ *   tracer: trace.getTracer("app3"),
+ *   metrics: createMetrics(),
+ * });
+ * // const rows = await db.query("select id from messages where id = $1", [id]);
+ * await db.close();
+ * ```
+ * @module
+ */
+import { SpanKind, type Tracer } from "@opentelemetry/api";
+import postgres from "postgres";
+import { DependencyUnavailableError } from "../errors.ts";
+import type { Database, Row, SqlValue } from "../function.ts";
+import { reportDependency } from "../health.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { withSpan } from "../telemetry/span.ts";
+import { describeQuery } from "./sql.ts";
+
+/** A SQL error, described by its SQLSTATE only. */
+export class DatabaseError extends Error {
+  constructor(readonly code: string) {
+    super(`postgres error ${code}`);
+    this.name = "DatabaseError";
+  }
+}
+
+/** A database client the host can check, migrate through, and close. */
+export interface PostgresClient extends Database {
+  /** The raw postgres.js client, for the migration runner's transaction. */
+  readonly sql: postgres.Sql;
+  /** Resolves when the server answers `select 1`. */
+  ping(): Promise<void>;
+  /** Runs the `prepare` step (migrations) now if it has not succeeded yet. */
+  prepare(): Promise<void>;
+  /** Closes the pool, letting running queries finish. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode connectPostgres}. */
+export interface PostgresOptions {
+  readonly tracer: Tracer;
+  readonly metrics: Metrics;
+  /** Pool size; PGlite serves one connection. */
+  readonly max?: number;
+  /** Runs before the first query of the pool, e.g. migrations; retried until it succeeds. */
+  readonly prepare?: (client: PostgresClient) => Promise<void>;
+}
+
+/** SQLSTATEs that mean the server, not the statement, is the problem. */
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "53400"]);
+
+/** Maps a postgres.js error to what the caller should do about it. */
+export function classifyPostgresError(error: unknown): Error {
+  const code = (error as { code?: unknown })?.code;
+  const isSqlState = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+  if (!isSqlState || code.startsWith("08") || UNAVAILABLE_STATES.has(code)) {
+    return new DependencyUnavailableError("postgres", error);
+  }
+  return new DatabaseError(code);
+}
+
+/** Connects lazily to the server at `url`. */
+export function connectPostgres(url: string, options: PostgresOptions): PostgresClient {
+  const { tracer, metrics } = options;
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: 5,
+    idle_timeout: 30,
+    max_lifetime: 30 * 60,
+    onnotice: () => {},
+    connection: { application_name: "otel-functions" },
+  });
+  const target = new URL(url.replace(/^postgres(ql)?:/, "http:"));
+  const common = {
+    "db.system.name": "postgresql",
+    "db.namespace": decodeURIComponent(target.pathname.slice(1)) || "postgres",
+    "server.address": target.hostname || "localhost",
+    "server.port": Number(target.port) || 5432,
+  };
+  let prepared: Promise<void> | undefined;
+
+  const run = async <T extends Row>(text: string, params: readonly SqlValue[]): Promise<T[]> => {
+    const { operation, collection } = describeQuery(text);
+    const started = performance.now();
+    let outcome = "error";
+    try {
+      return await withSpan(
+        tracer,
+        collection ? `${operation} ${collection}` : operation,
+        SpanKind.CLIENT,
+        {
+          ...common,
+          "db.operation.name": operation,
+          "db.collection.name": collection,
+          "db.query.text": text,
+        },
+        async (span) => {
+          try {
+            const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+            span.setAttribute("db.response.returned_rows", rows.length);
+            outcome = "ok";
+            reportDependency(metrics, "postgres", true);
+            return rows as unknown as T[];
+          } catch (error) {
+            const classified = classifyPostgresError(error);
+            if (classified instanceof DatabaseError) {
+              span.setAttribute("db.response.status_code", classified.code);
+            } else reportDependency(metrics, "postgres", false);
+            throw classified;
+          }
+        },
+      );
+    } finally {
+      metrics.dbDuration.observe(
+        { db_system_name: "postgresql", db_operation_name: operation, outcome },
+        (performance.now() - started) / 1000,
+      );
+    }
+  };
+
+  const client: PostgresClient = {
+    sql,
+    prepare() {
+      if (!options.prepare) return Promise.resolve();
+      prepared ??= options.prepare(client).catch((error) => {
+        prepared = undefined;
+        throw classifyPostgresError(error);
+      });
+      return prepared;
+    },
+    async query<T extends Row = Row>(text: string, params: readonly SqlValue[] = []) {
+      await client.prepare();
+      return run<T>(text, params);
+    },
+    async ping() {
+      try {
+        await sql`select 1`;
+      } catch (error) {
+        throw classifyPostgresError(error);
+      }
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+  return client;
+}

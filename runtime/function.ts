@@ -1,0 +1,154 @@
+/**
+ * The function model: what a service is made of and what its functions receive.
+ *
+ * A service bundles HTTP functions (a Hono app), Kafka-triggered functions and cron functions.
+ * Each function is stateless and gets its clients from a {@linkcode FunctionContext}, so it never
+ * imports runtime internals and runs the same in the host, in a test or on an edge platform.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { defineService } from "./function.ts";
+ *
+ * export const hello = defineService({
+ *   name: "app1",
+ *   uses: [],
+ *   http: (ctx) => new Hono().get("/hello", (c) => c.json({ from: ctx.service })),
+ * });
+ * ```
+ * @module
+ */
+import type { Hono } from "hono";
+import type { ServiceName } from "./config.ts";
+import type { Migration } from "./db/migrate.ts";
+
+export type { Migration, ServiceName };
+
+/** Structured fields attached to a log record. */
+export type LogFields = Record<string, unknown>;
+
+/** Writes structured log records carrying the active trace and span ids. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** A value bound to a SQL parameter. */
+export type SqlValue = string | number | boolean | null | Date | Uint8Array;
+/** A row returned by a query. */
+export type Row = Record<string, unknown>;
+
+/** PostgreSQL, through parameterised queries only: values never enter the query text. */
+export interface Database {
+  /** Runs `text` with `$1…$n` bound to `params` and returns the rows. */
+  query<T extends Row = Row>(text: string, params?: readonly SqlValue[]): Promise<T[]>;
+}
+
+/** A JSON cache (Redis). */
+export interface Cache {
+  /** The value stored under `key`, or null. */
+  get<T>(key: string): Promise<T | null>;
+  /** Stores `value` as JSON under `key`, expiring after `ttlSeconds` when given. */
+  set(key: string, value: unknown, options?: { ttlSeconds?: number }): Promise<void>;
+}
+
+/** A message to publish. The value is sent as JSON unless it is already a string. */
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly value: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Where the broker stored a published message. */
+export interface Delivery {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** Publishes to Kafka topics; trace context travels in the message headers. */
+export interface Producer {
+  send(topic: string, message: OutgoingMessage): Promise<Delivery>;
+}
+
+/** A message delivered to a Kafka-triggered function. */
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: Date;
+}
+
+/** Settings functions may read; the host fills them from the validated configuration. */
+export interface FunctionConfig {
+  readonly app1Url: string;
+  readonly app3Url: string;
+  readonly executorTarget: string;
+  readonly executorSchedule: string;
+  readonly cacheTtlSeconds: number;
+}
+
+/** A backing service a function may use; declaring it gives the context its client. */
+export type Dependency = "postgres" | "redis" | "kafka";
+
+interface Clients {
+  readonly db: Database;
+  readonly cache: Cache;
+  readonly producer: Producer;
+}
+type ClientOf = { postgres: "db"; redis: "cache"; kafka: "producer" };
+
+/** What every function receives: its service's identity, settings, logger and traced fetch. */
+export interface BaseContext {
+  readonly service: ServiceName;
+  readonly config: FunctionConfig;
+  readonly log: Logger;
+  /** `fetch` with a client span and W3C trace context headers. */
+  readonly fetch: typeof fetch;
+}
+
+/** The context of a function whose service declares the dependencies `D`. */
+export type FunctionContext<D extends Dependency = Dependency> =
+  & BaseContext
+  & Pick<Clients, ClientOf[D]>;
+
+/** A function triggered by each message of a topic, in a consumer group. */
+export interface KafkaFunction<D extends Dependency = Dependency> {
+  readonly name: string;
+  readonly topic: string;
+  readonly group: string;
+  /** Handles one message; throwing retries it, a {@linkcode PermanentError} dead-letters it. */
+  handle(message: IncomingMessage, ctx: FunctionContext<D>): Promise<void>;
+}
+
+/** A function run on a croner schedule; a run never overlaps the previous one. */
+export interface CronFunction<D extends Dependency = Dependency> {
+  readonly name: string;
+  /** The croner pattern, read from the settings so it can be configured. */
+  schedule(config: FunctionConfig): string;
+  run(ctx: FunctionContext<D>): Promise<void>;
+}
+
+/** A service: its name, the dependencies it uses, and its functions. */
+export interface ServiceDefinition<D extends Dependency = Dependency> {
+  readonly name: ServiceName;
+  readonly uses: readonly D[];
+  /** Schema changes applied at start when the service uses PostgreSQL. */
+  readonly migrations?: readonly Migration[];
+  /** The HTTP functions as a Hono app; `app.fetch` is a plain, edge-compatible fetch handler. */
+  readonly http?: (ctx: FunctionContext<D>) => Hono;
+  readonly consumers?: readonly KafkaFunction<D>[];
+  readonly crons?: readonly CronFunction<D>[];
+}
+
+/** Declares a service, inferring its dependencies so its functions see only those clients. */
+export function defineService<D extends Dependency = never>(
+  definition: ServiceDefinition<D>,
+): ServiceDefinition<D> {
+  return definition;
+}

@@ -1,0 +1,394 @@
+/**
+ * The local runtime host: runs the selected services in one process, each on its own port with
+ * its own telemetry, wires their functions to HTTP, Kafka and cron triggers, and stops them in
+ * an order that loses nothing: cron, consumers (after committing), HTTP (in-flight requests
+ * finish), clients, telemetry (flushed).
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./config.ts";
+ * import { startHost } from "./host.ts";
+ * import { services } from "../functions/mod.ts";
+ * const host = await startHost(loadConfig(Deno.env.toObject()), services);
+ * console.log(host.urls.app1);
+ * await host.stop();
+ * ```
+ * @module
+ */
+import { context, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Hono } from "hono";
+import { type CacheClient, connectCache } from "./cache/client.ts";
+import { redisBackend, type RestBridge, startRestBridge } from "./cache/bridge.ts";
+import { EmbeddedStore } from "./cache/store.ts";
+import { type Config, embeddedDefaults, type ServiceName } from "./config.ts";
+import { type CronJob, startCron } from "./cron.ts";
+import { lockDataDir } from "./data_dir.ts";
+import { startEmbeddedPostgres } from "./db/embedded.ts";
+import { migrate } from "./db/migrate.ts";
+import { connectPostgres, type PostgresClient } from "./db/postgres.ts";
+import type {
+  Dependency,
+  FunctionConfig,
+  FunctionContext,
+  Producer,
+  ServiceDefinition,
+} from "./function.ts";
+import { type Check, Readiness, withDeadline } from "./health.ts";
+import { createTracedFetch } from "./http/fetch.ts";
+import { createServiceApp } from "./http/server.ts";
+import { createLogger } from "./log.ts";
+import type { Bus, Subscription } from "./messaging/bus.ts";
+import { runConsumer } from "./messaging/consumer.ts";
+import { EmbeddedBus } from "./messaging/embedded.ts";
+import { connectKafka } from "./messaging/kafka.ts";
+import { createProducer } from "./messaging/producer.ts";
+import {
+  createServiceTelemetry,
+  ExportStatus,
+  type ServiceTelemetry,
+} from "./telemetry/provider.ts";
+
+/** A running host. */
+export interface Host {
+  /** The URL each running service listens on. */
+  readonly urls: Readonly<Partial<Record<ServiceName, string>>>;
+  /** The settings the functions see. */
+  readonly functionConfig: FunctionConfig;
+  /** Stops everything, in order, within `SHUTDOWN_TIMEOUT_MS`. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startHost}. */
+export interface HostOptions {
+  /** Where log lines go; stdout by default. */
+  readonly write?: (line: string) => void;
+}
+
+type Definitions = Readonly<Record<ServiceName, ServiceDefinition>>;
+
+interface RunningService {
+  readonly name: ServiceName;
+  readonly definition: ServiceDefinition;
+  readonly telemetry: ServiceTelemetry;
+  readonly server: Deno.HttpServer<Deno.NetAddr>;
+  readonly url: string;
+  app?: Hono;
+  readiness?: Readiness;
+  db?: PostgresClient;
+}
+
+/** Starts the services `config.services` names, taking their definitions from `definitions`. */
+export async function startHost(
+  config: Config,
+  definitions: Definitions,
+  options: HostOptions = {},
+): Promise<Host> {
+  const log = createLogger({ service: "host", level: config.logLevel, write: options.write });
+  const stack = new ShutdownStack();
+  try {
+    return await start(config, definitions, options, log, stack);
+  } catch (error) {
+    await stack.unwind(log);
+    throw error;
+  }
+}
+
+async function start(
+  config: Config,
+  definitions: Definitions,
+  options: HostOptions,
+  log: ReturnType<typeof createLogger>,
+  stack: ShutdownStack,
+): Promise<Host> {
+  const selected = config.services.map((name) => definitions[name]);
+  const needs = (dependency: Dependency) =>
+    selected.some((definition) =>
+      definition.uses.includes(dependency) ||
+      (dependency === "kafka" && (definition.consumers?.length ?? 0) > 0)
+    );
+  const embedded = embeddedDefaults(config).filter((line) =>
+    (line.startsWith("DATABASE_URL") && needs("postgres")) ||
+    (line.startsWith("KAFKA_BROKERS") && needs("kafka")) ||
+    (line.startsWith("REDIS_URL") && needs("redis"))
+  );
+  log.info("starting host", { services: config.services });
+  for (const line of embedded) log.info(line);
+  if (embedded.length > 0) {
+    stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
+  }
+  log.info(
+    config.telemetry.disabled
+      ? "telemetry disabled (OTEL_SDK_DISABLED=true): no spans or OTLP logs are exported"
+      : "telemetry goes over OTLP/HTTP",
+    config.telemetry.disabled ? {} : {
+      traces: config.telemetry.tracesEndpoint,
+      logs: config.telemetry.logsEndpoint,
+    },
+  );
+
+  const databaseUrl = needs("postgres") ? await startDatabase(config, stack) : undefined;
+  const bus = needs("kafka") ? await startBus(config, log, stack) : undefined;
+  const cacheEndpoint = needs("redis") ? await startCacheEndpoint(config, stack) : undefined;
+
+  // Export outcomes arrive inside whatever span was active; the report belongs to no trace.
+  const exportStatus = new ExportStatus((level, message, fields) =>
+    context.with(ROOT_CONTEXT, () => log[level](message, fields))
+  );
+  const running: RunningService[] = [];
+  for (const definition of selected) {
+    const telemetry = createServiceTelemetry(definition.name, config, exportStatus, options.write);
+    stack.push(Phase.Telemetry, `${definition.name} telemetry`, () => telemetry.shutdown());
+    const service = serve(definition, telemetry, config);
+    running.push(service);
+    stack.push(Phase.Servers, `${definition.name} HTTP server`, () => service.server.shutdown());
+  }
+  const urls = Object.fromEntries(running.map((service) => [service.name, service.url]));
+  const app1Url = config.urls.app1 ?? urls.app1 ?? `http://localhost:${config.ports.app1}`;
+  const functionConfig: FunctionConfig = {
+    app1Url,
+    app3Url: config.urls.app3 ?? urls.app3 ?? `http://localhost:${config.ports.app3}`,
+    executorTarget: config.executor.target ?? app1Url,
+    executorSchedule: config.executor.schedule,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+  };
+
+  const subscriptions: Subscription[] = [];
+  const crons: CronJob[] = [];
+  for (const service of running) {
+    const { definition, telemetry } = service;
+    const { tracer, metrics } = telemetry;
+    const db = databaseUrl === undefined || !definition.uses.includes("postgres")
+      ? undefined
+      : connectPostgres(databaseUrl, {
+        tracer,
+        metrics,
+        max: config.database.kind === "embedded" ? 1 : 10,
+        prepare: definition.migrations
+          ? async (client) => {
+            const applied = await migrate(client.sql, definition.name, definition.migrations!);
+            if (applied.length > 0) telemetry.log.info("migrations applied", { versions: applied });
+          }
+          : undefined,
+      });
+    if (db) stack.push(Phase.Clients, `${definition.name} database pool`, () => db.close());
+    const cache = cacheEndpoint && definition.uses.includes("redis")
+      ? connectCache({ ...cacheEndpoint, tracer, metrics })
+      : undefined;
+    const producer = bus ? createProducer(bus, tracer, metrics) : undefined;
+    const ctx = createContext(definition, telemetry, functionConfig, { db, cache, producer });
+
+    const checks: Record<string, Check> = {};
+    if (db) checks.postgres = () => db.ping();
+    if (cache) checks.redis = () => cache.ping();
+    const consumers: Subscription[] = [];
+    if (bus && (definition.uses.includes("kafka") || definition.consumers?.length)) {
+      checks.kafka = async () => {
+        await bus.ping();
+        if (!consumers.every((consumer) => consumer.ready())) {
+          throw new Error("a consumer has not joined its group");
+        }
+      };
+    }
+    service.db = db;
+    service.readiness = new Readiness(checks, metrics);
+    service.app = createServiceApp({
+      telemetry,
+      readiness: service.readiness,
+      functions: definition.http?.(ctx),
+      maxBodyBytes: config.maxBodyBytes,
+    });
+
+    if (db) {
+      await db.prepare().catch((error) =>
+        telemetry.log.warn("migrations not applied yet; retrying on first use", { error })
+      );
+    }
+    for (const fn of definition.consumers ?? []) {
+      consumers.push(
+        await runConsumer({
+          fn,
+          ctx,
+          bus: bus!,
+          telemetry,
+          producer: producer!,
+          maxAttempts: config.kafkaMaxAttempts,
+          backoffMs: config.kafkaRetryBackoffMs,
+        }),
+      );
+    }
+    subscriptions.push(...consumers);
+    for (const fn of definition.crons ?? []) {
+      crons.push(startCron({ fn, ctx, telemetry, schedule: fn.schedule(functionConfig) }));
+    }
+  }
+  stack.push(
+    Phase.Consumers,
+    "consumers",
+    () => Promise.all(subscriptions.map((s) => s.stop())).then(() => {}),
+  );
+  stack.push(Phase.Cron, "cron", () => Promise.all(crons.map((job) => job.stop())).then(() => {}));
+  stack.push(Phase.Readiness, "readiness", () => {
+    for (const service of running) service.readiness?.stop();
+    return Promise.resolve();
+  });
+  log.info("host ready", { urls });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    urls,
+    functionConfig,
+    stop() {
+      stopping ??= (async () => {
+        log.info("stopping host");
+        const finished = stack.unwind(log);
+        await withDeadline(finished, config.shutdownTimeoutMs).catch(() =>
+          log.warn("shutdown took longer than SHUTDOWN_TIMEOUT_MS; stopping anyway", {
+            timeout_ms: config.shutdownTimeoutMs,
+          })
+        );
+        log.info("host stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Binds the service's port at once; requests arriving before its app is built get a 503. */
+function serve(
+  definition: ServiceDefinition,
+  telemetry: ServiceTelemetry,
+  config: Config,
+): RunningService {
+  let service: RunningService | undefined = undefined;
+  const server = Deno.serve({
+    hostname: config.hostname,
+    port: config.ports[definition.name],
+    onListen: () => {},
+    onError: (error) => {
+      telemetry.log.error("request failed outside the app", { error: error as Error });
+      return Response.json({ error: "internal error" }, { status: 500 });
+    },
+  }, (request) =>
+    service?.app?.fetch(request) ??
+      Response.json({ error: `${definition.name} is starting` }, {
+        status: 503,
+        headers: { "Retry-After": "1" },
+      }));
+  const host = ["0.0.0.0", "::", ""].includes(config.hostname)
+    ? "127.0.0.1"
+    : config.hostname.includes(":")
+    ? `[${config.hostname}]`
+    : config.hostname;
+  service = {
+    name: definition.name,
+    definition,
+    telemetry,
+    server,
+    url: `http://${host}:${server.addr.port}`,
+  };
+  return service;
+}
+
+/** The context of a service's functions: only the clients its `uses` declares. */
+function createContext(
+  definition: ServiceDefinition,
+  telemetry: ServiceTelemetry,
+  config: FunctionConfig,
+  clients: { db?: PostgresClient; cache?: CacheClient; producer?: Producer },
+): FunctionContext {
+  const missing = (dependency: Dependency) => () => {
+    throw new Error(`${definition.name} does not declare "${dependency}" in uses`);
+  };
+  const ctx = {
+    service: definition.name,
+    config,
+    log: telemetry.log,
+    fetch: createTracedFetch(telemetry.tracer, telemetry.metrics),
+  };
+  const declared = (dependency: Dependency) => definition.uses.includes(dependency);
+  return Object.defineProperties(ctx, {
+    db: { get: declared("postgres") ? () => clients.db : missing("postgres") },
+    cache: { get: declared("redis") ? () => clients.cache : missing("redis") },
+    producer: { get: declared("kafka") ? () => clients.producer : missing("kafka") },
+  }) as FunctionContext;
+}
+
+async function startDatabase(config: Config, stack: ShutdownStack): Promise<string> {
+  if (config.database.kind === "postgres") return config.database.url;
+  const server = await startEmbeddedPostgres(config.database.dir);
+  stack.push(Phase.Infrastructure, "embedded PostgreSQL", () => server.stop());
+  return server.url;
+}
+
+async function startBus(
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+  stack: ShutdownStack,
+): Promise<Bus> {
+  const bus = config.kafka.kind === "kafka"
+    ? connectKafka(config.kafka.brokers, { log, sessionTimeoutMs: config.kafkaSessionTimeoutMs })
+    : await EmbeddedBus.open(config.kafka.dir);
+  stack.push(Phase.Infrastructure, "message bus", () => bus.close());
+  return bus;
+}
+
+async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
+  const redis = config.redis;
+  if (redis.kind === "upstash") {
+    const url = new URL(redis.url);
+    return {
+      url: redis.url,
+      token: redis.token,
+      server: { address: url.hostname, port: Number(url.port) || 443 },
+    };
+  }
+  let bridge: RestBridge;
+  let server: { address: string; port: number };
+  const token = crypto.randomUUID();
+  if (redis.kind === "redis") {
+    const url = new URL(redis.url);
+    server = { address: url.hostname || "127.0.0.1", port: Number(url.port) || 6379 };
+    bridge = await startRestBridge(redisBackend(redis.url), { token });
+  } else {
+    server = { address: "embedded-store", port: 0 };
+    bridge = await startRestBridge(await EmbeddedStore.open(redis.dir), { token });
+  }
+  stack.push(Phase.Infrastructure, "Redis REST bridge", () => bridge.stop());
+  return { url: bridge.url, token, server };
+}
+
+/**
+ * The order of shutdown, last started first: readiness flips, triggers stop (cron, then
+ * consumers after committing), servers finish in-flight requests, clients and the backing
+ * services close, and telemetry flushes what all of them recorded.
+ */
+enum Phase {
+  DataFolder,
+  Telemetry,
+  Infrastructure,
+  Clients,
+  Servers,
+  Consumers,
+  Cron,
+  Readiness,
+}
+
+/** Things to stop: by phase, highest first; within a phase, the reverse of their start. */
+class ShutdownStack {
+  readonly #steps: Array<{ phase: Phase; name: string; stop: () => Promise<void> }> = [];
+
+  push(phase: Phase, name: string, stop: () => Promise<void>): void {
+    this.#steps.push({ phase, name, stop });
+  }
+
+  async unwind(log: ReturnType<typeof createLogger>): Promise<void> {
+    const steps = this.#steps.splice(0).reverse().sort((a, b) => b.phase - a.phase);
+    for (const step of steps) {
+      try {
+        await step.stop();
+      } catch (error) {
+        log.warn("shutdown step failed", { step: step.name, error: error as Error });
+      }
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The app a service serves: `/healthz`, `/readyz` and `/metrics` first (untraced), then the
+ * service's functions behind tracing, HTTP metrics, a body size limit and JSON error mapping.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { loadConfig } from "../config.ts";
+ * import { Readiness } from "../health.ts";
+ * import { createServiceTelemetry, ExportStatus } from "../telemetry/provider.ts";
+ * import { createServiceApp } from "./server.ts";
+ * const telemetry = createServiceTelemetry(
+ *   "app1",
+ *   loadConfig({ OTEL_SDK_DISABLED: "true" }),
+ *   new ExportStatus(() => {}),
+ * );
+ * const app = createServiceApp({
+ *   telemetry,
+ *   readiness: new Readiness({}, telemetry.metrics),
+ *   functions: new Hono().get("/hello", (c) => c.text("hi")),
+ *   maxBodyBytes: 65536,
+ * });
+ * console.log((await app.request("/healthz")).status); // 200
+ * ```
+ * @module
+ */
+import { prometheus } from "@hono/prometheus";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Readiness } from "../health.ts";
+import type { ServiceTelemetry } from "../telemetry/provider.ts";
+import { handleErrors, notFound } from "./errors.ts";
+import { traceRequests } from "./tracing.ts";
+
+/** What a service app is made of. */
+export interface ServiceAppOptions {
+  readonly telemetry: ServiceTelemetry;
+  readonly readiness: Readiness;
+  /** The service's HTTP functions, if it has any. */
+  readonly functions?: Hono;
+  readonly maxBodyBytes: number;
+}
+
+/** Builds the full app of a service. */
+export function createServiceApp(options: ServiceAppOptions): Hono {
+  const { telemetry, readiness, maxBodyBytes } = options;
+  const { registerMetrics } = prometheus({ registry: telemetry.metrics.registry });
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const report = await readiness.check();
+    return c.json(report, report.ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    const registry = telemetry.metrics.registry;
+    return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
+  });
+  app.use(
+    "*",
+    traceRequests(telemetry.tracer),
+    registerMetrics,
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => c.json({ error: `request body exceeds ${maxBodyBytes} bytes` }, 413),
+    }),
+  );
+  if (options.functions) app.route("/", options.functions);
+  app.notFound(notFound);
+  app.onError(handleErrors(telemetry.log));
+  return app;
+}

@@ -1,0 +1,192 @@
+/**
+ * Runs a Kafka-triggered function: a CONSUMER span `process <topic>` per message, child of the
+ * context in its headers; retries with exponential backoff; after the last attempt (or at once
+ * for a {@linkcode PermanentError}) the message goes to `<topic>.DLQ` with the original key,
+ * value and headers, the error and the trace context, so a poison message never blocks its
+ * partition. An offset is resolved only after its message was handled or dead-lettered.
+ *
+ * @example
+ * ```ts
+ * import type { ConsumerRunOptions } from "./consumer.ts";
+ * // const subscription = await runConsumer({ fn, ctx, bus, telemetry, producer, ... });
+ * ```
+ * @module
+ */
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { errorType, PermanentError } from "../errors.ts";
+import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "../function.ts";
+import { extractContext } from "../telemetry/propagation.ts";
+import type { ServiceTelemetry } from "../telemetry/provider.ts";
+import { recordError } from "../telemetry/span.ts";
+import type { Batch, BatchControl, Bus, StoredMessage, Subscription } from "./bus.ts";
+import { messagingAttributes } from "./producer.ts";
+
+/** Suffix of dead-letter topics. */
+export const DLQ_SUFFIX = ".DLQ";
+const MAX_BACKOFF_MS = 10_000;
+
+/** What {@linkcode runConsumer} needs. */
+export interface ConsumerRunOptions {
+  readonly fn: KafkaFunction;
+  readonly ctx: FunctionContext;
+  readonly bus: Bus;
+  readonly telemetry: ServiceTelemetry;
+  /** Publishes dead letters (traced like any send). */
+  readonly producer: Producer;
+  readonly maxAttempts: number;
+  readonly backoffMs: number;
+}
+
+/** Subscribes `fn` to its topic in its group. */
+export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> {
+  const { fn, bus } = options;
+  return bus.subscribe(
+    fn.group,
+    fn.topic,
+    (batch, control) => handleBatch(options, batch, control),
+  );
+}
+
+async function handleBatch(
+  options: ConsumerRunOptions,
+  batch: Batch,
+  control: BatchControl,
+): Promise<void> {
+  const { fn, telemetry } = options;
+  const labels = { topic: fn.topic, group: fn.group };
+  for (const message of batch.messages) {
+    if (!control.isRunning() || control.isStale()) return;
+    const started = performance.now();
+    const done = await processMessage(options, batch, message, control);
+    telemetry.metrics.kafkaProcessDuration.observe(labels, (performance.now() - started) / 1000);
+    if (!done) return;
+    control.resolveOffset(message.offset);
+    telemetry.metrics.kafkaConsumerLag.set(
+      { ...labels, partition: String(batch.partition) },
+      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(message.offset) - 1n)),
+    );
+    await control.heartbeat();
+  }
+}
+
+/** Handles one message; false when the consumer stopped before it was done. */
+function processMessage(
+  options: ConsumerRunOptions,
+  batch: Batch,
+  message: StoredMessage,
+  control: BatchControl,
+): Promise<boolean> {
+  const { fn, ctx, telemetry, bus } = options;
+  const parent = extractContext(message.headers);
+  const span = telemetry.tracer.startSpan(`process ${fn.topic}`, {
+    kind: SpanKind.CONSUMER,
+    attributes: {
+      ...messagingAttributes(bus, fn.topic),
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.consumer.group.name": fn.group,
+      "messaging.destination.partition.id": String(batch.partition),
+      "messaging.kafka.offset": Number(message.offset),
+      "messaging.kafka.message.key": message.key ?? undefined,
+      "messaging.message.body.size": new TextEncoder().encode(message.value).length,
+      "faas.trigger": "pubsub",
+      "faas.name": fn.name,
+    },
+  }, parent);
+  const incoming: IncomingMessage = {
+    topic: fn.topic,
+    partition: batch.partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: message.headers,
+    timestamp: new Date(Number(message.timestamp)),
+  };
+  const labels = { topic: fn.topic, group: fn.group };
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      for (let attempt = 1;; attempt++) {
+        try {
+          await fn.handle(incoming, ctx);
+          telemetry.metrics.kafkaConsumed.inc(labels);
+          return true;
+        } catch (error) {
+          const permanent = error instanceof PermanentError;
+          if (permanent || attempt >= options.maxAttempts) {
+            recordError(span, error);
+            await deadLetter(options, incoming, error, attempt);
+            telemetry.metrics.kafkaFailed.inc(labels);
+            return true;
+          }
+          telemetry.metrics.kafkaRetries.inc(labels);
+          span.addEvent("retry", { attempt, "error.type": errorType(error) });
+          ctx.log.warn("message handling failed; retrying", {
+            function: fn.name,
+            attempt,
+            error_type: errorType(error),
+            error: error as Error,
+          });
+          if (!await backoff(options.backoffMs, attempt, control)) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: "stopped before retrying" });
+            return false;
+          }
+        }
+      }
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Waits before attempt `attempt + 1`, heartbeating; false if the consumer stops meanwhile. */
+async function backoff(baseMs: number, attempt: number, control: BatchControl): Promise<boolean> {
+  const delay = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+  const until = performance.now() + delay;
+  while (performance.now() < until) {
+    if (!control.isRunning() || control.isStale()) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - performance.now())));
+    await control.heartbeat();
+  }
+  return control.isRunning() && !control.isStale();
+}
+
+async function deadLetter(
+  options: ConsumerRunOptions,
+  message: IncomingMessage,
+  error: unknown,
+  attempts: number,
+): Promise<void> {
+  const { fn, ctx, producer } = options;
+  const reason = error instanceof Error ? error.message.slice(0, 500) : String(error);
+  ctx.log.error("message dead-lettered", {
+    function: fn.name,
+    topic: fn.topic,
+    partition: message.partition,
+    offset: message.offset,
+    attempts,
+    error_type: errorType(error),
+    dead_letter_topic: fn.topic + DLQ_SUFFIX,
+  });
+  // The current (failed) process span is injected by the producer, so the dead letter stays in
+  // the message's trace; the original headers ride along for replays.
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (!["traceparent", "tracestate", "baggage"].includes(name)) headers[name] = value;
+  }
+  Object.assign(headers, {
+    "dlq.original.topic": fn.topic,
+    "dlq.original.partition": String(message.partition),
+    "dlq.original.offset": message.offset,
+    "dlq.original.traceparent": message.headers.traceparent ?? "",
+    "dlq.consumer.group": fn.group,
+    "dlq.attempts": String(attempts),
+    "dlq.error.type": errorType(error),
+    "dlq.error.message": reason,
+    "dlq.failed_at": new Date().toISOString(),
+  });
+  await producer.send(fn.topic + DLQ_SUFFIX, {
+    key: message.key ?? "",
+    value: message.value,
+    headers,
+  });
+}

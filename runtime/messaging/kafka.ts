@@ -1,0 +1,225 @@
+/**
+ * The Kafka bus, on kafkajs: one producer (acks=all) for the host and one consumer per function,
+ * each consumer committing only the offsets its handler resolved. A crashed consumer is started
+ * again after a pause, so a broker outage heals without a restart.
+ *
+ * @example
+ * ```ts
+ * import { connectKafka } from "./kafka.ts";
+ * import { createLogger } from "../log.ts";
+ * const bus = connectKafka(["127.0.0.1:9092"], {
+ *   log: createLogger({ service: "host", level: "info" }),
+ *   sessionTimeoutMs: 10_000,
+ * });
+ * // await bus.send("Purchase", { key: "id", value: "{}", headers: {} });
+ * await bus.close();
+ * ```
+ * @module
+ */
+import {
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+import { DependencyUnavailableError } from "../errors.ts";
+import type { Logger } from "../function.ts";
+import type { Bus, Subscription } from "./bus.ts";
+
+/** Options of {@linkcode connectKafka}. */
+export interface KafkaOptions {
+  readonly log: Logger;
+  readonly sessionTimeoutMs: number;
+  readonly clientId?: string;
+}
+
+const decoder = new TextDecoder();
+
+/** Kafka header values arrive as bytes (or arrays of them); functions see strings. */
+function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) continue;
+    out[name] = typeof first === "string" ? first : decoder.decode(first);
+  }
+  return out;
+}
+
+/** Routes kafkajs's own log lines into the host log, at warn and above. */
+function kafkaLog(log: Logger) {
+  return () => ({ namespace, level, log: entry }: LogEntry) => {
+    const { message, ...fields } = entry;
+    const record = { namespace, broker: fields.broker, error: fields.error };
+    if (level === logLevel.ERROR) log.error(`kafkajs: ${message}`, record);
+    else if (level === logLevel.WARN) log.warn(`kafkajs: ${message}`, record);
+  };
+}
+
+/** Connects lazily to the brokers. */
+export function connectKafka(brokers: readonly string[], options: KafkaOptions): Bus {
+  const { log } = options;
+  const kafka = new Kafka({
+    clientId: options.clientId ?? "otel-functions",
+    brokers: [...brokers],
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLog(log),
+    retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+  });
+  const [address, port] = brokers[0].split(":");
+  let producer: Promise<Producer> | undefined;
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  let adminConnected: Promise<void> | undefined;
+  const subscriptions = new Set<Subscription>();
+
+  const connectProducer = (): Promise<Producer> => {
+    producer ??= (async () => {
+      const created = kafka.producer({
+        allowAutoTopicCreation: true,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      });
+      await created.connect();
+      return created;
+    })().catch((error) => {
+      producer = undefined;
+      throw error;
+    });
+    return producer;
+  };
+
+  return {
+    server: { address, port: Number(port) },
+    async send(topic, message) {
+      try {
+        const connected = await connectProducer();
+        const [stored] = await connected.send({
+          topic,
+          acks: -1,
+          timeout: 5000,
+          messages: [{ key: message.key, value: message.value, headers: { ...message.headers } }],
+        });
+        return { topic, partition: stored.partition, offset: stored.baseOffset ?? "0" };
+      } catch (error) {
+        throw new DependencyUnavailableError("kafka", error);
+      }
+    },
+    async subscribe(group, topic, onBatch) {
+      const subscription = new KafkaSubscription(kafka, group, topic, onBatch, options);
+      await subscription.start();
+      subscriptions.add(subscription);
+      return subscription;
+    },
+    async ping() {
+      try {
+        adminConnected ??= admin.connect().catch((error) => {
+          adminConnected = undefined;
+          throw error;
+        });
+        await adminConnected;
+        await admin.describeCluster();
+      } catch (error) {
+        throw new DependencyUnavailableError("kafka", error);
+      }
+    },
+    async close() {
+      await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
+      const connected = await producer?.catch(() => undefined);
+      await connected?.disconnect().catch(() => {});
+      if (adminConnected) await admin.disconnect().catch(() => {});
+    },
+  };
+}
+
+/** One consumer group member, restarted after a crash kafkajs does not recover from itself. */
+class KafkaSubscription implements Subscription {
+  #consumer: Consumer | undefined;
+  #joined = false;
+  #stopped = false;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly group: string,
+    private readonly topic: string,
+    private readonly onBatch: Parameters<Bus["subscribe"]>[2],
+    private readonly options: KafkaOptions,
+  ) {}
+
+  ready(): boolean {
+    return this.#joined && !this.#stopped;
+  }
+
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.group,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      rebalanceTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(this.options.sessionTimeoutMs / 10)),
+      allowAutoTopicCreation: true,
+      maxWaitTimeInMs: 1000,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => this.#joined = true);
+    consumer.on(consumer.events.DISCONNECT, () => this.#joined = false);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.#joined = false;
+      this.options.log.warn("kafka consumer crashed", {
+        group: this.group,
+        topic: this.topic,
+        error: payload.error,
+        restarting: payload.restart ? "by kafkajs" : "by the host",
+      });
+      if (!payload.restart) this.#scheduleRestart();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: 4,
+        eachBatchAutoResolve: false,
+        eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }) =>
+          this.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: batch.highWatermark,
+            messages: batch.messages.map((message) => ({
+              offset: message.offset,
+              key: message.key === null ? null : decoder.decode(message.key),
+              value: message.value === null ? "" : decoder.decode(message.value),
+              headers: decodeHeaders(message.headers),
+              timestamp: message.timestamp,
+            })),
+          }, { resolveOffset, heartbeat, isRunning, isStale }),
+      });
+    } catch (error) {
+      this.options.log.warn("kafka consumer could not start; retrying", {
+        group: this.group,
+        topic: this.topic,
+        error: error as Error,
+      });
+      this.#scheduleRestart();
+    }
+  }
+
+  #scheduleRestart(): void {
+    if (this.#stopped || this.#restartTimer !== undefined) return;
+    this.#restartTimer = setTimeout(async () => {
+      this.#restartTimer = undefined;
+      await this.#consumer?.disconnect().catch(() => {});
+      if (!this.#stopped) await this.start();
+    }, 2000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#restartTimer);
+    await this.#consumer?.disconnect().catch(() => {});
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * A bounded export queue for spans and log records. Unlike the SDK's batch processors it counts
+ * what it drops (queue full, export failed), so an unreachable collector costs bounded memory and
+ * shows up in `otel_dropped_total` instead of disappearing.
+ *
+ * @example
+ * ```ts
+ * import { BoundedBatcher } from "./batcher.ts";
+ * const sent: number[][] = [];
+ * const batcher = new BoundedBatcher<number>({
+ *   exportBatch: (items) => { sent.push(items); return Promise.resolve(true); },
+ *   onDrop: () => {},
+ * });
+ * batcher.add(1);
+ * await batcher.flush();
+ * console.log(sent); // [[1]]
+ * ```
+ * @module
+ */
+
+/** Why items were dropped. */
+export type DropReason = "queue_full" | "export_failed" | "shutdown";
+
+/** Options of a {@linkcode BoundedBatcher}. */
+export interface BatcherOptions<T> {
+  /** Sends one batch; resolves true when the receiver accepted it. */
+  exportBatch(items: T[]): Promise<boolean>;
+  /** Called with the number of items dropped and why. */
+  onDrop(count: number, reason: DropReason): void;
+  maxQueueSize?: number;
+  maxBatchSize?: number;
+  delayMs?: number;
+}
+
+/** Collects items and exports them in batches, one export at a time, within a bounded queue. */
+export class BoundedBatcher<T> {
+  readonly #options: Required<BatcherOptions<T>>;
+  #queue: T[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #exporting: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: BatcherOptions<T>) {
+    this.#options = { maxQueueSize: 2048, maxBatchSize: 512, delayMs: 1000, ...options };
+  }
+
+  /** Queues an item, dropping it when the queue is full. */
+  add(item: T): void {
+    if (this.#closed) return this.#options.onDrop(1, "shutdown");
+    if (this.#queue.length >= this.#options.maxQueueSize) {
+      return this.#options.onDrop(1, "queue_full");
+    }
+    this.#queue.push(item);
+    if (this.#queue.length >= this.#options.maxBatchSize) this.#kick();
+    else if (this.#timer === undefined) {
+      const timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#kick();
+      }, this.#options.delayMs);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  /** Exports everything queued so far. */
+  async flush(): Promise<void> {
+    while (this.#exporting !== undefined || this.#queue.length > 0) {
+      this.#kick();
+      await this.#exporting;
+    }
+  }
+
+  /** Flushes and refuses further items. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.flush();
+  }
+
+  #kick(): void {
+    if (this.#exporting !== undefined || this.#queue.length === 0) return;
+    this.#exporting = this.#drain().finally(() => this.#exporting = undefined);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#options.maxBatchSize);
+      let ok = false;
+      try {
+        ok = await this.#options.exportBatch(batch);
+      } catch {
+        ok = false;
+      }
+      if (!ok) this.#options.onDrop(batch.length, "export_failed");
+    }
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Telemetry of one service: its own tracer provider and logger provider (so each service is a
+ * node of its own in Tempo's service graph), OTLP/HTTP export through bounded batchers, its
+ * metrics registry and its logger.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "../config.ts";
+ * import { createServiceTelemetry, ExportStatus } from "./provider.ts";
+ * const config = loadConfig({ OTEL_SDK_DISABLED: "true" });
+ * const status = new ExportStatus(() => {});
+ * const telemetry = createServiceTelemetry("app1", config, status);
+ * telemetry.log.info("hello");
+ * await telemetry.shutdown();
+ * ```
+ * @module
+ */
+import { context, type Tracer } from "@opentelemetry/api";
+import { SeverityNumber } from "@opentelemetry/api-logs";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  LoggerProvider,
+  type LogRecordProcessor,
+  type ReadWriteLogRecord,
+} from "@opentelemetry/sdk-logs";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-base";
+import type { Config, LogLevel, TelemetryConfig } from "../config.ts";
+import type { Logger } from "../function.ts";
+import { createLogger, type LogRecord } from "../log.ts";
+import { BoundedBatcher } from "./batcher.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+
+/** The telemetry handles of one service. */
+export interface ServiceTelemetry {
+  readonly tracer: Tracer;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Exports what is queued. */
+  flush(): Promise<void>;
+  /** Flushes and stops the providers. */
+  shutdown(): Promise<void>;
+}
+
+/** A telemetry signal sent over OTLP. */
+export type Signal = "traces" | "logs";
+
+/**
+ * Tracks whether OTLP export works, shared by all services of a host, so an unreachable endpoint
+ * is reported once when it starts failing and once when it recovers, not per batch.
+ */
+export class ExportStatus {
+  readonly #failing = new Set<string>();
+  constructor(
+    private readonly report: (
+      level: LogLevel,
+      message: string,
+      fields: Record<string, unknown>,
+    ) => void,
+  ) {}
+
+  /** Records the outcome of one export to `endpoint`. */
+  record(signal: Signal, endpoint: string, result: ExportResult): void {
+    const key = `${signal} ${endpoint}`;
+    if (result.code === ExportResultCode.SUCCESS) {
+      if (this.#failing.delete(key)) {
+        this.report("info", "OTLP export recovered", { signal, endpoint });
+      }
+    } else if (!this.#failing.has(key)) {
+      this.#failing.add(key);
+      this.report("warn", "OTLP export failing; dropping and counting in otel_dropped_total", {
+        signal,
+        endpoint,
+        error: result.error?.message ?? "unknown",
+      });
+    }
+  }
+}
+
+let contextManagerInstalled = false;
+
+/** Installs the AsyncLocalStorage context manager once per process (spans follow async calls). */
+export function installContextManager(): void {
+  if (contextManagerInstalled) return;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  contextManagerInstalled = true;
+}
+
+/** Creates the tracer, logger and metrics of `service`. */
+export function createServiceTelemetry(
+  service: string,
+  config: Pick<Config, "telemetry" | "logLevel">,
+  status: ExportStatus,
+  write?: (line: string) => void,
+): ServiceTelemetry {
+  installContextManager();
+  const metrics = createMetrics();
+  const settings = config.telemetry;
+  if (settings.disabled) {
+    return {
+      tracer: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer(service),
+      log: createLogger({ service, level: config.logLevel, write }),
+      metrics,
+      flush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+  }
+  const resource = defaultResource().merge(resourceFromAttributes({
+    ...settings.resourceAttributes,
+    "service.name": service,
+    "service.namespace": settings.resourceAttributes["service.namespace"] ?? "otel-functions",
+    "service.instance.id": `${Deno.hostname()}:${Deno.pid}:${service}`,
+    "process.pid": Deno.pid,
+    "process.runtime.name": "deno",
+    "process.runtime.version": Deno.version.deno,
+    "host.name": Deno.hostname(),
+  }));
+  const countDrop = (signal: Signal) => (count: number, reason: string) =>
+    metrics.telemetryDropped.inc({ signal, reason }, count);
+  const exportVia = <T>(
+    signal: Signal,
+    endpoint: string,
+    exporter: { export(items: T[], done: (result: ExportResult) => void): void },
+  ) =>
+  (items: T[]): Promise<boolean> =>
+    new Promise((resolve) =>
+      exporter.export(items, (result) => {
+        status.record(signal, endpoint, result);
+        if (result.code !== ExportResultCode.SUCCESS) {
+          metrics.telemetryExportFailures.inc({ signal });
+        }
+        resolve(result.code === ExportResultCode.SUCCESS);
+      })
+    );
+
+  const spanExporter = new OTLPTraceExporter({
+    url: settings.tracesEndpoint,
+    headers: settings.headers,
+    timeoutMillis: 10_000,
+  });
+  const spans = new BoundedBatcher<ReadableSpan>({
+    exportBatch: exportVia("traces", settings.tracesEndpoint, spanExporter),
+    onDrop: countDrop("traces"),
+  });
+  const spanProcessor: SpanProcessor = {
+    onStart: () => {},
+    onEnd: (span) => spans.add(span),
+    forceFlush: () => spans.flush(),
+    shutdown: async () => {
+      await spans.shutdown();
+      await spanExporter.shutdown();
+    },
+  };
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    sampler: createSampler(settings),
+    spanProcessors: [spanProcessor],
+  });
+
+  const logExporter = new OTLPLogExporter({
+    url: settings.logsEndpoint,
+    headers: settings.headers,
+    timeoutMillis: 10_000,
+  });
+  const records = new BoundedBatcher<ReadWriteLogRecord>({
+    exportBatch: exportVia("logs", settings.logsEndpoint, logExporter),
+    onDrop: countDrop("logs"),
+  });
+  const logProcessor: LogRecordProcessor = {
+    onEmit: (record) => records.add(record),
+    forceFlush: () => records.flush(),
+    shutdown: async () => {
+      await records.shutdown();
+      await logExporter.shutdown();
+    },
+  };
+  const loggerProvider = new LoggerProvider({ resource, processors: [logProcessor] });
+  const otelLogger = loggerProvider.getLogger("otel-functions-runtime");
+
+  return {
+    tracer: tracerProvider.getTracer("otel-functions-runtime"),
+    log: createLogger({
+      service,
+      level: config.logLevel,
+      write,
+      sink: (record) =>
+        otelLogger.emit({
+          timestamp: new Date(record.time),
+          severityNumber: SEVERITY[record.level],
+          severityText: record.level.toUpperCase(),
+          body: record.message,
+          attributes: logAttributes(record),
+          context: context.active(),
+        }),
+    }),
+    metrics,
+    flush: async () => {
+      await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+    },
+    shutdown: async () => {
+      await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
+    },
+  };
+}
+
+const SEVERITY: Record<LogLevel, SeverityNumber> = {
+  debug: SeverityNumber.DEBUG,
+  info: SeverityNumber.INFO,
+  warn: SeverityNumber.WARN,
+  error: SeverityNumber.ERROR,
+};
+
+const BASE_FIELDS = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
+
+/** Log fields as OTLP attributes: primitives as they are, anything else as JSON. */
+function logAttributes(record: LogRecord): Record<string, string | number | boolean> {
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (BASE_FIELDS.has(key) || value === undefined || value === null) continue;
+    attributes[key] = typeof value === "string" || typeof value === "number" ||
+        typeof value === "boolean"
+      ? value
+      : JSON.stringify(value);
+  }
+  return attributes;
+}
+
+/** The sampler named by `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`. */
+export function createSampler(settings: Pick<TelemetryConfig, "sampler" | "samplerArg">): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(settings.samplerArg);
+  switch (settings.sampler) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return ratio;
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: ratio });
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
