@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { withDeadline } from "./deadline.ts";
 import { errorType } from "./errors.ts";
 import type { Metrics } from "./telemetry/metrics.ts";
 
@@ -62,17 +63,4 @@ export class Readiness {
 /** Tells `metrics` whether the last call to `dependency` reached it. */
 export function reportDependency(metrics: Metrics, dependency: string, up: boolean): void {
   metrics.dependencyUp.set({ dependency }, up ? 1 : 0);
-}
-
-class DeadlineError extends Error {
-  override name = "Timeout";
-}
-
-/** Rejects when `promise` takes longer than `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -33,7 +33,8 @@ import type {
   Producer,
   ServiceDefinition,
 } from "./function.ts";
-import { type Check, Readiness, withDeadline } from "./health.ts";
+import { withDeadline } from "./deadline.ts";
+import { type Check, Readiness } from "./health.ts";
 import { createTracedFetch } from "./http/fetch.ts";
 import { createServiceApp } from "./http/server.ts";
 import { createLogger } from "./log.ts";
@@ -153,6 +154,7 @@ async function start(
   };
 
   const subscriptions: Subscription[] = [];
+  const joining: Promise<void>[] = [];
   const crons: CronJob[] = [];
   for (const service of running) {
     const { definition, telemetry } = service;
@@ -204,8 +206,8 @@ async function start(
       );
     }
     for (const fn of definition.consumers ?? []) {
-      consumers.push(
-        await runConsumer({
+      joining.push(
+        runConsumer({
           fn,
           ctx,
           bus: bus!,
@@ -213,14 +215,17 @@ async function start(
           producer: producer!,
           maxAttempts: config.kafkaMaxAttempts,
           backoffMs: config.kafkaRetryBackoffMs,
+        }).then((subscription) => {
+          consumers.push(subscription);
+          subscriptions.push(subscription);
         }),
       );
     }
-    subscriptions.push(...consumers);
     for (const fn of definition.crons ?? []) {
       crons.push(startCron({ fn, ctx, telemetry, schedule: fn.schedule(functionConfig) }));
     }
   }
+  await Promise.all(joining);
   stack.push(
     Phase.Consumers,
     "consumers",
@@ -373,7 +378,7 @@ enum Phase {
   Readiness,
 }
 
-/** Things to stop: by phase, highest first; within a phase, the reverse of their start. */
+/** Things to stop: phase by phase, highest first; the steps of one phase run together. */
 class ShutdownStack {
   readonly #steps: Array<{ phase: Phase; name: string; stop: () => Promise<void> }> = [];
 
@@ -382,13 +387,20 @@ class ShutdownStack {
   }
 
   async unwind(log: ReturnType<typeof createLogger>): Promise<void> {
-    const steps = this.#steps.splice(0).reverse().sort((a, b) => b.phase - a.phase);
-    for (const step of steps) {
-      try {
-        await step.stop();
-      } catch (error) {
-        log.warn("shutdown step failed", { step: step.name, error: error as Error });
-      }
+    const steps = this.#steps.splice(0);
+    const phases = [...new Set(steps.map((step) => step.phase))].sort((a, b) => b - a);
+    for (const phase of phases) {
+      await Promise.all(
+        steps.filter((step) => step.phase === phase).map(async (step) => {
+          const started = performance.now();
+          try {
+            await step.stop();
+            log.debug("stopped", { step: step.name, ms: Math.round(performance.now() - started) });
+          } catch (error) {
+            log.warn("shutdown step failed", { step: step.name, error: error as Error });
+          }
+        }),
+      );
     }
   }
 }

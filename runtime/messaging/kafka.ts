@@ -25,6 +25,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import process from "node:process";
 import { DependencyUnavailableError } from "../errors.ts";
 import type { Logger } from "../function.ts";
 import type { Bus, Subscription } from "./bus.ts";
@@ -59,9 +60,28 @@ function kafkaLog(log: Logger) {
   };
 }
 
+let warningsRouted = false;
+
+/**
+ * kafkajs arms a timer with a negative delay when its request queue is idle (harmless: it fires
+ * at once), and Node's compatibility layer prints a warning to stderr each time. Process warnings
+ * go to the host log instead, without that one.
+ */
+function routeProcessWarnings(log: Logger): void {
+  if (warningsRouted) return;
+  warningsRouted = true;
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (warning.name !== "TimeoutNegativeWarning") {
+      log.warn("runtime warning", { name: warning.name, warning: warning.message });
+    }
+  });
+}
+
 /** Connects lazily to the brokers. */
 export function connectKafka(brokers: readonly string[], options: KafkaOptions): Bus {
   const { log } = options;
+  routeProcessWarnings(log);
   const kafka = new Kafka({
     clientId: options.clientId ?? "otel-functions",
     brokers: [...brokers],

@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import { withDeadline } from "../deadline.ts";
 
 /** Why items were dropped. */
 export type DropReason = "queue_full" | "export_failed" | "shutdown";
@@ -70,11 +71,16 @@ export class BoundedBatcher<T> {
     }
   }
 
-  /** Flushes and refuses further items. */
-  async shutdown(): Promise<void> {
+  /**
+   * Refuses further items and flushes for at most `deadlineMs`; whatever is still queued then
+   * (the receiver is down, say) is dropped and counted instead of holding up the exit.
+   */
+  async shutdown(deadlineMs = 3000): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.flush();
+    await withDeadline(this.flush(), deadlineMs).catch(() => {});
+    const left = this.#queue.splice(0);
+    if (left.length > 0) this.#options.onDrop(left.length, "shutdown");
   }
 
   #kick(): void {

@@ -38,6 +38,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import type { Config, LogLevel, TelemetryConfig } from "../config.ts";
+import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../function.ts";
 import { createLogger, type LogRecord } from "../log.ts";
 import { BoundedBatcher } from "./batcher.ts";
@@ -148,7 +149,7 @@ export function createServiceTelemetry(
   const spanExporter = new OTLPTraceExporter({
     url: settings.tracesEndpoint,
     headers: settings.headers,
-    timeoutMillis: 10_000,
+    timeoutMillis: 5_000,
   });
   const spans = new BoundedBatcher<ReadableSpan>({
     exportBatch: exportVia("traces", settings.tracesEndpoint, spanExporter),
@@ -160,7 +161,7 @@ export function createServiceTelemetry(
     forceFlush: () => spans.flush(),
     shutdown: async () => {
       await spans.shutdown();
-      await spanExporter.shutdown();
+      await withDeadline(spanExporter.shutdown(), 1000).catch(() => {});
     },
   };
   const tracerProvider = new BasicTracerProvider({
@@ -172,7 +173,7 @@ export function createServiceTelemetry(
   const logExporter = new OTLPLogExporter({
     url: settings.logsEndpoint,
     headers: settings.headers,
-    timeoutMillis: 10_000,
+    timeoutMillis: 5_000,
   });
   const records = new BoundedBatcher<ReadWriteLogRecord>({
     exportBatch: exportVia("logs", settings.logsEndpoint, logExporter),
@@ -183,7 +184,7 @@ export function createServiceTelemetry(
     forceFlush: () => records.flush(),
     shutdown: async () => {
       await records.shutdown();
-      await logExporter.shutdown();
+      await withDeadline(logExporter.shutdown(), 1000).catch(() => {});
     },
   };
   const loggerProvider = new LoggerProvider({ resource, processors: [logProcessor] });
