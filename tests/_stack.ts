@@ -12,9 +12,7 @@
  * ```
  * @module
  */
-// Inline until deno.json maps "yaml" (then: import { parse as parseYaml } from "yaml").
-// deno-lint-ignore no-import-prefix
-import { parse as parseYaml } from "npm:yaml@2.8.1";
+import { parse as parseYaml } from "yaml";
 
 /** A metric name the stack queries, and where (file › query) it is queried. */
 export interface QueriedMetric {
