@@ -68,6 +68,10 @@ export function parseMessage(input: unknown, options: ParseOptions): Parsed<Mess
   if (content === undefined) return { ok: false, error: '"content" is required' };
   if (typeof content !== "string") return { ok: false, error: '"content" must be a string' };
   if (content.trim() === "") return { ok: false, error: '"content" must not be empty' };
+  // PostgreSQL text holds neither NUL nor unpaired surrogates; refuse them here, not with a 500.
+  if (content.includes("\0") || !content.isWellFormed()) {
+    return { ok: false, error: '"content" must be text without NUL or unpaired surrogates' };
+  }
   if (content.length > MAX_CONTENT_CHARS) {
     return { ok: false, error: `"content" must be at most ${MAX_CONTENT_CHARS} characters` };
   }

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { Hono } from "hono";
+ * import { Hono, type MiddlewareHandler } from "hono";
  * import { loadConfig } from "../config.ts";
  * import { Readiness } from "../health.ts";
  * import { createServiceTelemetry, ExportStatus } from "../telemetry/provider.ts";
@@ -25,7 +25,7 @@
  * @module
  */
 import { prometheus } from "@hono/prometheus";
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Readiness } from "../health.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
@@ -39,6 +39,21 @@ export interface ServiceAppOptions {
   /** The service's HTTP functions, if it has any. */
   readonly functions?: Hono;
   readonly maxBodyBytes: number;
+}
+
+/** Largest request header section accepted, in bytes (names and values). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** Answers 431 with a JSON error when the request's headers are larger than `maxBytes`. */
+function limitHeaders(maxBytes: number): MiddlewareHandler {
+  return async (c, next) => {
+    let size = 0;
+    for (const [name, value] of c.req.raw.headers) size += name.length + value.length + 4;
+    if (size > maxBytes) {
+      return c.json({ error: `request headers exceed ${maxBytes} bytes` }, 431);
+    }
+    await next();
+  };
 }
 
 /** Builds the full app of a service. */
@@ -59,6 +74,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     "*",
     traceRequests(telemetry.tracer),
     registerMetrics,
+    limitHeaders(MAX_HEADER_BYTES),
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: (c) => c.json({ error: `request body exceeds ${maxBodyBytes} bytes` }, 413),
