@@ -1,0 +1,161 @@
+/**
+ * Helpers shared by the runtime's unit tests: an in-memory tracer, a service telemetry whose
+ * spans and log lines the test can read, metric lookups, polling, and reachability probes for
+ * the optional real servers.
+ *
+ * @example
+ * ```ts
+ * import { memoryTelemetry } from "./_test_util.ts";
+ * const telemetry = memoryTelemetry("app1");
+ * telemetry.log.info("hello");
+ * console.log(telemetry.lines.length); // 1
+ * ```
+ * @module
+ */
+import type { Tracer } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import type { Registry } from "prom-client";
+import type { LogLevel } from "./config.ts";
+import type { Logger } from "./function.ts";
+import { createLogger, type LogRecord } from "./log.ts";
+import { createMetrics, type Metrics } from "./telemetry/metrics.ts";
+import { installContextManager, type ServiceTelemetry } from "./telemetry/provider.ts";
+
+/** A tracer whose finished spans land in `exporter`. */
+export interface MemoryTracer {
+  readonly tracer: Tracer;
+  readonly exporter: InMemorySpanExporter;
+  /** The finished spans so far. */
+  spans(): ReadableSpan[];
+  /** The one finished span called `name`; throws when there is not exactly one. */
+  span(name: string): ReadableSpan;
+}
+
+/** Creates an always-sampling tracer recording into memory; installs the context manager. */
+export function memoryTracer(name = "test"): MemoryTracer {
+  installContextManager();
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const spans = () => exporter.getFinishedSpans();
+  return {
+    tracer: provider.getTracer(name),
+    exporter,
+    spans,
+    span(spanName) {
+      const found = spans().filter((span) => span.name === spanName);
+      if (found.length !== 1) {
+        throw new Error(
+          `expected one span "${spanName}", found ${found.length} among ${
+            JSON.stringify(spans().map((span) => span.name))
+          }`,
+        );
+      }
+      return found[0];
+    },
+  };
+}
+
+/** A {@linkcode ServiceTelemetry} over memory: spans, log lines and records kept for asserts. */
+export interface MemoryTelemetry extends ServiceTelemetry, MemoryTracer {
+  readonly lines: string[];
+  readonly records: LogRecord[];
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Creates telemetry for `service` that keeps everything in memory. */
+export function memoryTelemetry(service = "test", level: LogLevel = "debug"): MemoryTelemetry {
+  const traced = memoryTracer(service);
+  const lines: string[] = [];
+  const records: LogRecord[] = [];
+  const log = createLogger({
+    service,
+    level,
+    write: (line) => lines.push(line),
+    sink: (record) => records.push(record),
+  });
+  return {
+    ...traced,
+    lines,
+    records,
+    log,
+    metrics: createMetrics(),
+    flush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+/**
+ * The value of one sample: `name` is a counter or gauge, or a histogram's `_count`/`_sum`
+ * series; undefined when no series has all of `labels`.
+ */
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const series = /_(count|sum)$/.exec(name);
+  const base = series && registry.getSingleMetric(name) === undefined
+    ? name.slice(0, series.index)
+    : name;
+  const metric = registry.getSingleMetric(base);
+  if (metric === undefined) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  const sample = values.find((value) => {
+    const sampleName = (value as { metricName?: string }).metricName ?? base;
+    const sampleLabels = value.labels as Record<string, unknown>;
+    return sampleName === name &&
+      Object.entries(labels).every(([key, wanted]) => String(sampleLabels[key]) === wanted);
+  });
+  return sample?.value;
+}
+
+/** Polls `condition` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!await condition()) {
+    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** Resolves after `ms`. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether something accepts TCP connections at `hostname:port` within `timeoutMs`. */
+export async function isReachable(
+  hostname: string,
+  port: number,
+  timeoutMs = 300,
+): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({
+      hostname,
+      port,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port nothing listens on: bound then released. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
