@@ -55,6 +55,8 @@ export interface Host {
   readonly urls: Readonly<Partial<Record<ServiceName, string>>>;
   /** The settings the functions see. */
   readonly functionConfig: FunctionConfig;
+  /** The message bus, when a running service uses one (tests publish and inspect through it). */
+  readonly bus?: Bus;
   /** Stops everything, in order, within `SHUTDOWN_TIMEOUT_MS`. */
   stop(): Promise<void>;
 }
@@ -242,6 +244,7 @@ async function start(
   return {
     urls,
     functionConfig,
+    bus,
     stop() {
       stopping ??= (async () => {
         log.info("stopping host");

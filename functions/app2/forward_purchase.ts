@@ -1,10 +1,14 @@
 /**
  * app2's Kafka-triggered function: each `Purchase` message is POSTed to app3
- * `/Message/Post-Message`. A rejected message (4xx) is dead-lettered; an unreachable or failing
- * app3 is retried.
+ * `/Message/Post-Message`. A rejected message (4xx) is dead-lettered; a failing app3 (5xx) is
+ * retried, then dead-lettered; an unreachable or unavailable one (503) is waited for.
  * @module
  */
-import { type KafkaFunction, PermanentError } from "../../runtime/mod.ts";
+import {
+  DependencyUnavailableError,
+  type KafkaFunction,
+  PermanentError,
+} from "../../runtime/mod.ts";
 import { postJson, succeeded } from "../_shared/call.ts";
 import { messageFromRecord } from "../_shared/message.ts";
 
@@ -28,6 +32,7 @@ export const forwardPurchase: KafkaFunction<never> = {
       ctx.log.info("message forwarded to app3", { message_id: message.id });
       return;
     }
+    if (reply.status === 503) throw new DependencyUnavailableError("app3");
     if (reply.status < 500 && !TRANSIENT.has(reply.status)) {
       throw new PermanentError(`app3 rejected the message with ${reply.status}`);
     }

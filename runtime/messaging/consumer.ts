@@ -3,7 +3,9 @@
  * context in its headers; retries with exponential backoff; after the last attempt (or at once
  * for a {@linkcode PermanentError}) the message goes to `<topic>.DLQ` with the original key,
  * value and headers, the error and the trace context, so a poison message never blocks its
- * partition. An offset is resolved only after its message was handled or dead-lettered.
+ * partition. A {@linkcode DependencyUnavailableError} spends no attempt: the message waits for
+ * the dependency to come back instead of being dead-lettered by an outage. An offset is
+ * resolved only after its message was handled or dead-lettered.
  *
  * @example
  * ```ts
@@ -13,7 +15,7 @@
  * @module
  */
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { errorType, PermanentError } from "../errors.ts";
+import { DependencyUnavailableError, errorType, PermanentError } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "../function.ts";
 import { extractContext } from "../telemetry/propagation.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
@@ -105,14 +107,18 @@ function processMessage(
   const labels = { topic: fn.topic, group: fn.group };
   return context.with(trace.setSpan(parent, span), async () => {
     try {
+      let failures = 0;
       for (let attempt = 1;; attempt++) {
         try {
           await fn.handle(incoming, ctx);
           telemetry.metrics.kafkaConsumed.inc(labels);
           return true;
         } catch (error) {
-          const permanent = error instanceof PermanentError;
-          if (permanent || attempt >= options.maxAttempts) {
+          // An outage is not the message's fault: hold the partition and wait for the
+          // dependency instead of spending attempts (lag grows, readiness and alerts say why).
+          const outage = error instanceof DependencyUnavailableError;
+          if (!outage) failures++;
+          if (error instanceof PermanentError || failures >= options.maxAttempts) {
             recordError(span, error);
             await deadLetter(options, incoming, error, attempt);
             telemetry.metrics.kafkaFailed.inc(labels);
@@ -120,13 +126,22 @@ function processMessage(
           }
           telemetry.metrics.kafkaRetries.inc(labels);
           span.addEvent("retry", { attempt, "error.type": errorType(error) });
-          ctx.log.warn("message handling failed; retrying", {
-            function: fn.name,
-            attempt,
-            error_type: errorType(error),
-            error: error as Error,
-          });
-          if (!await backoff(options.backoffMs, attempt, control)) {
+          // During a long outage, say so on the first retry and then every tenth.
+          if (!outage || attempt % 10 === 1) {
+            ctx.log.warn(
+              outage ? "dependency unavailable; retrying" : "message handling failed; retrying",
+              {
+                function: fn.name,
+                attempt,
+                error_type: errorType(error),
+                error: error as Error,
+              },
+            );
+          }
+          const delay = outage
+            ? Math.max(options.backoffMs, 100) * 2 ** Math.min(attempt - 1, 5)
+            : options.backoffMs * 2 ** (failures - 1);
+          if (!await pause(delay, control)) {
             span.setStatus({ code: SpanStatusCode.ERROR, message: "stopped before retrying" });
             return false;
           }
@@ -138,10 +153,9 @@ function processMessage(
   });
 }
 
-/** Waits before attempt `attempt + 1`, heartbeating; false if the consumer stops meanwhile. */
-async function backoff(baseMs: number, attempt: number, control: BatchControl): Promise<boolean> {
-  const delay = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-  const until = performance.now() + delay;
+/** Waits about `delayMs` (jittered, at most 10 s), heartbeating; false if the consumer stops. */
+async function pause(delayMs: number, control: BatchControl): Promise<boolean> {
+  const until = performance.now() + Math.min(MAX_BACKOFF_MS, delayMs) * (0.5 + Math.random() / 2);
   while (performance.now() < until) {
     if (!control.isRunning() || control.isStale()) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - performance.now())));
