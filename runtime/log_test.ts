@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { memoryTracer } from "./_test_util.ts";
+import type { LogLevel } from "./config.ts";
+import { createLogger, type LogRecord } from "./log.ts";
+
+function capture(level: LogLevel = "debug", service = "app1") {
+  const lines: string[] = [];
+  const records: LogRecord[] = [];
+  const log = createLogger({
+    service,
+    level,
+    write: (line) => lines.push(line),
+    sink: (record) => records.push(record),
+  });
+  const parsed = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { log, lines, records, parsed };
+}
+
+Deno.test("createLogger: one JSON object per line with time, level, service, message, fields", () => {
+  const { log, lines, parsed } = capture("debug", "app3");
+  const before = Date.now();
+  log.info("message stored", { message_id: "0b6f", attempt: 2, ok: true, nested: { a: [1] } });
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0].includes("\n"), "a record is a single line");
+  const [record] = parsed();
+  assert.deepEqual(Object.keys(record), [
+    "time",
+    "level",
+    "service",
+    "message",
+    "message_id",
+    "attempt",
+    "ok",
+    "nested",
+  ]);
+  assert.equal(record.level, "info");
+  assert.equal(record.service, "app3");
+  assert.equal(record.message, "message stored");
+  assert.equal(record.message_id, "0b6f");
+  assert.equal(record.attempt, 2);
+  assert.equal(record.ok, true);
+  assert.deepEqual(record.nested, { a: [1] });
+  const time = Date.parse(record.time as string);
+  assert.match(record.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(time >= before - 1 && time <= Date.now() + 1);
+});
+
+Deno.test("createLogger: each method writes its own level", () => {
+  const { log, parsed } = capture("debug");
+  log.debug("d");
+  log.info("i");
+  log.warn("w");
+  log.error("e");
+  assert.deepEqual(parsed().map((record) => [record.level, record.message]), [
+    ["debug", "d"],
+    ["info", "i"],
+    ["warn", "w"],
+    ["error", "e"],
+  ]);
+});
+
+Deno.test("createLogger: records below the level are neither written nor sunk", () => {
+  const cases: Array<[LogLevel, string[]]> = [
+    ["debug", ["debug", "info", "warn", "error"]],
+    ["info", ["info", "warn", "error"]],
+    ["warn", ["warn", "error"]],
+    ["error", ["error"]],
+  ];
+  for (const [level, expected] of cases) {
+    const { log, parsed, records } = capture(level);
+    log.debug("d");
+    log.info("i");
+    log.warn("w");
+    log.error("e");
+    assert.deepEqual(parsed().map((record) => record.level), expected, `level ${level}`);
+    assert.deepEqual(records.map((record) => record.level), expected, `sink at level ${level}`);
+  }
+});
+
+Deno.test("createLogger: trace_id and span_id of the active span, none outside a span", () => {
+  const { tracer } = memoryTracer();
+  const { log, parsed } = capture();
+  log.info("before");
+  const span = tracer.startSpan("work");
+  context.with(trace.setSpan(context.active(), span), () => log.info("inside"));
+  span.end();
+  log.info("after");
+  const [before, inside, after] = parsed();
+  assert.equal("trace_id" in before, false);
+  assert.equal("span_id" in before, false);
+  assert.equal(inside.trace_id, span.spanContext().traceId);
+  assert.equal(inside.span_id, span.spanContext().spanId);
+  assert.match(inside.trace_id as string, /^[0-9a-f]{32}$/);
+  assert.match(inside.span_id as string, /^[0-9a-f]{16}$/);
+  assert.equal("trace_id" in after, false);
+});
+
+Deno.test("createLogger: the span context follows async work (AsyncLocalStorage)", async () => {
+  const { tracer } = memoryTracer();
+  const { log, parsed } = capture();
+  const ids: string[] = [];
+  await Promise.all(["a", "b"].map((name) =>
+    tracer.startActiveSpan(name, async (span) => {
+      ids.push(span.spanContext().spanId);
+      await new Promise((resolve) => setTimeout(resolve, name === "a" ? 20 : 1));
+      log.info(name);
+      span.end();
+    })
+  ));
+  const byMessage = Object.fromEntries(parsed().map((record) => [record.message, record.span_id]));
+  assert.equal(byMessage.a, ids[0]);
+  assert.equal(byMessage.b, ids[1]);
+  assert.notEqual(ids[0], ids[1]);
+  context.with(ROOT_CONTEXT, () => log.info("root"));
+  assert.equal(parsed().at(-1)?.span_id, undefined);
+});
+
+Deno.test("createLogger: errors become {type, message}, without stack or cause", () => {
+  const { log, parsed, records } = capture();
+  const error = new TypeError("bad input", { cause: new Error("secret cause") });
+  class CustomError extends Error {
+    override name = "CustomError";
+  }
+  log.error("failed", { error, other: new CustomError("x".repeat(600)), plain: "text" });
+  const [record] = parsed();
+  assert.deepEqual(record.error, { type: "TypeError", message: "bad input" });
+  const other = record.other as { type: string; message: string };
+  assert.equal(other.type, "CustomError");
+  assert.equal(other.message.length, 500);
+  assert.equal(record.plain, "text");
+  assert.ok(!JSON.stringify(record).includes("secret cause"));
+  assert.ok(!JSON.stringify(record).includes("stack"));
+  assert.deepEqual(records[0].error, { type: "TypeError", message: "bad input" });
+});
+
+Deno.test("createLogger: the sink receives the same record that was written", () => {
+  const { tracer } = memoryTracer();
+  const { log, lines, records } = capture("info");
+  tracer.startActiveSpan("op", (span) => {
+    log.warn("slow", { ms: 1200 });
+    span.end();
+  });
+  assert.equal(records.length, 1);
+  assert.deepEqual(records[0], JSON.parse(lines[0]));
+  assert.equal(records[0].trace_id !== undefined, true);
+});
+
+Deno.test("createLogger: without a sink it only writes", () => {
+  const lines: string[] = [];
+  const log = createLogger({ service: "host", level: "info", write: (line) => lines.push(line) });
+  log.info("ready");
+  assert.equal(JSON.parse(lines[0]).service, "host");
+});
+
+Deno.test({
+  name: "BUG: createLogger: fields cannot overwrite time, level, service, message or trace ids",
+  ignore: true,
+  fn: () => {
+    const { tracer } = memoryTracer();
+    const { log, parsed } = capture("info", "app4");
+    tracer.startActiveSpan("op", (span) => {
+      log.info("real message", {
+        level: "debug",
+        service: "someone-else",
+        message: "overwritten",
+        time: "yesterday",
+        trace_id: "0".repeat(32),
+      });
+      span.end();
+    });
+    const [record] = parsed();
+    assert.equal(record.level, "info");
+    assert.equal(record.service, "app4");
+    assert.equal(record.message, "real message");
+    assert.notEqual(record.time, "yesterday");
+    assert.notEqual(record.trace_id, "0".repeat(32));
+  },
+});
+
+Deno.test({
+  name: "BUG: createLogger: a field JSON cannot encode (BigInt) does not make logging throw",
+  ignore: true,
+  fn: () => {
+    const { log, parsed } = capture();
+    assert.doesNotThrow(() => log.info("offset", { offset: 5n }));
+    assert.equal(parsed()[0].message, "offset");
+  },
+});
