@@ -1,0 +1,362 @@
+import assert from "node:assert/strict";
+import {
+  context,
+  ROOT_CONTEXT,
+  type SpanContext,
+  SpanKind,
+  trace,
+  TraceFlags,
+} from "@opentelemetry/api";
+import { ExportResultCode } from "@opentelemetry/core";
+import { SamplingDecision } from "@opentelemetry/sdk-trace-base";
+import { OtlpReceiver } from "../../tests/_otlp.ts";
+import { freePort, metricValue } from "../_test_util.ts";
+import { loadConfig, type LogLevel, SAMPLERS } from "../config.ts";
+import { createSampler, createServiceTelemetry, ExportStatus } from "./provider.ts";
+
+const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
+
+function decide(
+  sampler: (typeof SAMPLERS)[number],
+  ratio: number,
+  parent?: { sampled: boolean },
+): SamplingDecision {
+  const parentContext = parent
+    ? trace.setSpanContext(
+      ROOT_CONTEXT,
+      {
+        traceId: TRACE_ID,
+        spanId: "b7ad6b7169203331",
+        traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        isRemote: true,
+      } satisfies SpanContext,
+    )
+    : ROOT_CONTEXT;
+  return createSampler({ sampler, samplerArg: ratio })
+    .shouldSample(parentContext, TRACE_ID, "span", SpanKind.SERVER, {}, []).decision;
+}
+
+const SAMPLED = SamplingDecision.RECORD_AND_SAMPLED;
+const DROPPED = SamplingDecision.NOT_RECORD;
+
+Deno.test("createSampler: every OTEL_TRACES_SAMPLER name gives its sampler", () => {
+  assert.equal(decide("always_on", 0), SAMPLED);
+  assert.equal(decide("always_on", 0, { sampled: false }), SAMPLED);
+  assert.equal(decide("always_off", 1), DROPPED);
+  assert.equal(decide("always_off", 1, { sampled: true }), DROPPED);
+  assert.equal(decide("traceidratio", 1), SAMPLED);
+  assert.equal(decide("traceidratio", 0), DROPPED);
+  assert.equal(decide("traceidratio", 0, { sampled: true }), DROPPED, "ignores the parent");
+  assert.equal(decide("parentbased_always_on", 0), SAMPLED);
+  assert.equal(decide("parentbased_always_on", 1, { sampled: false }), DROPPED);
+  assert.equal(decide("parentbased_always_off", 1), DROPPED);
+  assert.equal(decide("parentbased_always_off", 1, { sampled: true }), SAMPLED);
+  assert.equal(decide("parentbased_traceidratio", 1), SAMPLED);
+  assert.equal(decide("parentbased_traceidratio", 0), DROPPED);
+  assert.equal(decide("parentbased_traceidratio", 0, { sampled: true }), SAMPLED);
+  assert.equal(decide("parentbased_traceidratio", 1, { sampled: false }), DROPPED);
+  for (const name of SAMPLERS) assert.ok(createSampler({ sampler: name, samplerArg: 1 }));
+});
+
+Deno.test("createSampler: traceidratio samples about the given share of traces", () => {
+  const sampler = createSampler({ sampler: "traceidratio", samplerArg: 0.25 });
+  let sampled = 0;
+  const total = 4000;
+  for (let i = 0; i < total; i++) {
+    const traceId = crypto.randomUUID().replaceAll("-", "");
+    const { decision } = sampler.shouldSample(ROOT_CONTEXT, traceId, "s", SpanKind.SERVER, {}, []);
+    if (decision === SAMPLED) sampled++;
+  }
+  assert.ok(sampled > total * 0.2 && sampled < total * 0.3, `${sampled} of ${total} sampled`);
+});
+
+Deno.test("ExportStatus: reports once when an endpoint starts failing and once when it recovers", () => {
+  const reports: Array<[LogLevel, string, Record<string, unknown>]> = [];
+  const status = new ExportStatus((level, message, fields) =>
+    reports.push([level, message, fields])
+  );
+  const ok = { code: ExportResultCode.SUCCESS };
+  const failed = { code: ExportResultCode.FAILED, error: new Error("connect ECONNREFUSED") };
+  const endpoint = "http://collector:4318/v1/traces";
+  status.record("traces", endpoint, ok);
+  assert.equal(reports.length, 0, "success while healthy is not news");
+  status.record("traces", endpoint, failed);
+  status.record("traces", endpoint, failed);
+  status.record("traces", endpoint, { code: ExportResultCode.FAILED });
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0][0], "warn");
+  assert.match(reports[0][1], /OTLP export failing/);
+  assert.deepEqual(reports[0][2], { signal: "traces", endpoint, error: "connect ECONNREFUSED" });
+  status.record("traces", endpoint, ok);
+  status.record("traces", endpoint, ok);
+  assert.equal(reports.length, 2);
+  assert.deepEqual(reports[1], ["info", "OTLP export recovered", { signal: "traces", endpoint }]);
+  status.record("traces", endpoint, { code: ExportResultCode.FAILED });
+  assert.equal(reports.length, 3);
+  assert.equal(reports[2][2].error, "unknown");
+});
+
+Deno.test("ExportStatus: each signal and endpoint is tracked on its own", () => {
+  const reports: string[] = [];
+  const status = new ExportStatus((level, _message, fields) =>
+    reports.push(`${level} ${fields.signal} ${fields.endpoint}`)
+  );
+  const failed = { code: ExportResultCode.FAILED };
+  status.record("traces", "http://a/v1/traces", failed);
+  status.record("logs", "http://a/v1/logs", failed);
+  status.record("traces", "http://b/v1/traces", failed);
+  status.record("logs", "http://a/v1/logs", failed);
+  status.record("logs", "http://a/v1/logs", { code: ExportResultCode.SUCCESS });
+  assert.deepEqual(reports, [
+    "warn traces http://a/v1/traces",
+    "warn logs http://a/v1/logs",
+    "warn traces http://b/v1/traces",
+    "info logs http://a/v1/logs",
+  ]);
+});
+
+Deno.test({
+  name: "createServiceTelemetry: spans and logs reach an OTLP receiver with service.name",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const receiver = await OtlpReceiver.start();
+    const lines: string[] = [];
+    const telemetry = createServiceTelemetry(
+      "app1",
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, LOG_LEVEL: "info" }),
+      new ExportStatus(() => {}),
+      (line) => lines.push(line),
+    );
+    try {
+      let traceId = "";
+      let spanId = "";
+      telemetry.tracer.startActiveSpan("POST /Message", { kind: SpanKind.SERVER }, (span) => {
+        traceId = span.spanContext().traceId;
+        spanId = span.spanContext().spanId;
+        span.setAttribute("http.route", "/Message");
+        telemetry.log.info("message stored", { message_id: "m-1", attempt: 2, extra: { a: 1 } });
+        telemetry.log.debug("below the level");
+        span.end();
+      });
+      context.with(ROOT_CONTEXT, () => telemetry.log.warn("outside any span"));
+      await telemetry.flush();
+
+      assert.equal(receiver.spans.length, 1);
+      const [span] = receiver.spans;
+      assert.equal(span.service, "app1");
+      assert.equal(span.name, "POST /Message");
+      assert.equal(span.traceId, traceId);
+      assert.equal(span.spanId, spanId);
+      assert.equal(span.kind, 2);
+      assert.equal(span.attributes["http.route"], "/Message");
+
+      assert.equal(receiver.logs.length, 2);
+      const [stored, outside] = receiver.logs;
+      assert.equal(stored.service, "app1");
+      assert.equal(stored.body, "message stored");
+      assert.equal(stored.severityText, "INFO");
+      assert.equal(stored.traceId, traceId);
+      assert.equal(stored.spanId, spanId);
+      assert.deepEqual(stored.attributes, { message_id: "m-1", attempt: 2, extra: '{"a":1}' });
+      assert.equal(outside.severityText, "WARN");
+      assert.equal(outside.traceId, undefined);
+      // The same records went to stdout.
+      assert.equal(lines.length, 2);
+      assert.equal(JSON.parse(lines[0]).trace_id, traceId);
+    } finally {
+      await telemetry.shutdown();
+      await receiver.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "createServiceTelemetry: the resource names the service and OTEL_RESOURCE_ATTRIBUTES",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const bodies: Array<{ path: string; tenant: string | null; body: Record<string, unknown> }> =
+      [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
+      const path = new URL(r.url).pathname;
+      bodies.push({ path, tenant: r.headers.get("x-tenant"), body: await r.json() });
+      return Response.json({});
+    });
+    const telemetry = createServiceTelemetry(
+      "app4",
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test,service.name=ignored",
+        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=t1",
+      }),
+      new ExportStatus(() => {}),
+      () => {},
+    );
+    try {
+      telemetry.tracer.startSpan("work").end();
+      telemetry.log.info("hello");
+      await telemetry.flush();
+      assert.deepEqual(bodies.map((b) => b.path).sort(), ["/v1/logs", "/v1/traces"]);
+      for (const { body, tenant } of bodies) {
+        assert.equal(tenant, "t1", "OTEL_EXPORTER_OTLP_HEADERS are sent");
+        const list = (body.resourceSpans ?? body.resourceLogs) as Array<{
+          resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+        }>;
+        const attributes = Object.fromEntries(
+          list[0].resource.attributes.map(({ key, value }) => [key, value.stringValue]),
+        );
+        assert.equal(attributes["service.name"], "app4");
+        assert.equal(attributes["service.namespace"], "otel-functions");
+        assert.equal(attributes["deployment.environment.name"], "test");
+        assert.equal(attributes["process.runtime.name"], "deno");
+        assert.match(String(attributes["service.instance.id"]), /:app4$/);
+      }
+    } finally {
+      await telemetry.shutdown();
+      await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "createServiceTelemetry: with OTEL_SDK_DISABLED nothing is exported, logs still written",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const receiver = await OtlpReceiver.start();
+    const lines: string[] = [];
+    const telemetry = createServiceTelemetry(
+      "app2",
+      loadConfig({ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint }),
+      new ExportStatus(() => {}),
+      (line) => lines.push(line),
+    );
+    try {
+      telemetry.tracer.startActiveSpan("ignored", (span) => {
+        assert.equal(span.isRecording(), false);
+        telemetry.log.info("still logged");
+        span.end();
+      });
+      await telemetry.flush();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(receiver.requests.size, 0);
+      assert.equal(lines.length, 1);
+      assert.equal(JSON.parse(lines[0]).message, "still logged");
+    } finally {
+      await telemetry.shutdown();
+      await receiver.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "createServiceTelemetry: an unreachable endpoint is counted, reported once, never thrown",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const port = freePort();
+    const reports: string[] = [];
+    const telemetry = createServiceTelemetry(
+      "executor",
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }),
+      new ExportStatus((level, message, fields) =>
+        reports.push(`${level} ${message} ${fields.signal}`)
+      ),
+      () => {},
+    );
+    try {
+      telemetry.tracer.startSpan("tick-1").end();
+      telemetry.tracer.startSpan("tick-2").end();
+      telemetry.log.info("tick");
+      await telemetry.flush(); // resolves: a failed export is not an exception
+      const registry = telemetry.metrics.registry;
+      assert.equal(
+        await metricValue(registry, "otel_dropped_total", {
+          signal: "traces",
+          reason: "export_failed",
+        }),
+        2,
+      );
+      assert.equal(
+        await metricValue(registry, "otel_dropped_total", {
+          signal: "logs",
+          reason: "export_failed",
+        }),
+        1,
+      );
+      assert.equal(
+        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
+        1,
+      );
+      assert.equal(
+        await metricValue(registry, "otel_export_failures_total", { signal: "logs" }),
+        1,
+      );
+      assert.deepEqual(reports.sort(), [
+        "warn OTLP export failing; dropping and counting in otel_dropped_total logs",
+        "warn OTLP export failing; dropping and counting in otel_dropped_total traces",
+      ]);
+    } finally {
+      await telemetry.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "createServiceTelemetry: a rejected export is counted, then recovery is reported",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    let accept = false;
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      async (request) => {
+        await request.arrayBuffer();
+        return accept ? Response.json({}) : Response.json({ error: "bad" }, { status: 400 });
+      },
+    );
+    const reports: string[] = [];
+    const telemetry = createServiceTelemetry(
+      "app3",
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}` }),
+      new ExportStatus((level, message, fields) =>
+        reports.push(`${level} ${message} ${fields.signal}`)
+      ),
+      () => {},
+    );
+    try {
+      telemetry.tracer.startSpan("first").end();
+      await telemetry.flush();
+      telemetry.tracer.startSpan("second").end();
+      await telemetry.flush();
+      const registry = telemetry.metrics.registry;
+      assert.equal(
+        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
+        2,
+      );
+      assert.equal(
+        await metricValue(registry, "otel_dropped_total", {
+          signal: "traces",
+          reason: "export_failed",
+        }),
+        2,
+      );
+      assert.equal(reports.length, 1, JSON.stringify(reports));
+      accept = true;
+      telemetry.tracer.startSpan("third").end();
+      await telemetry.flush();
+      assert.deepEqual(reports, [
+        "warn OTLP export failing; dropping and counting in otel_dropped_total traces",
+        "info OTLP export recovered traces",
+      ]);
+      assert.equal(
+        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
+        2,
+      );
+    } finally {
+      await telemetry.shutdown();
+      await server.shutdown();
+    }
+  },
+});
