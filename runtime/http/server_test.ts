@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { memoryTelemetry } from "../_test_util.ts";
+import { DependencyUnavailableError } from "../errors.ts";
+import { type Check, Readiness } from "../health.ts";
+import { createServiceApp } from "./server.ts";
+
+function serviceApp(checks: Record<string, Check> = {}, maxBodyBytes = 256) {
+  const telemetry = memoryTelemetry("app1");
+  const readiness = new Readiness(checks, telemetry.metrics, 200);
+  const functions = new Hono()
+    .post("/Message", async (c) => {
+      const body = await c.req.json();
+      return c.json({ received: body.content }, 201);
+    })
+    .get("/Message/:id", (c) => c.json({ id: c.req.param("id") }))
+    .get("/down", () => {
+      throw new DependencyUnavailableError("redis");
+    });
+  const app = createServiceApp({ telemetry, readiness, functions, maxBodyBytes });
+  return { app, telemetry, readiness };
+}
+
+Deno.test("createServiceApp: /healthz answers 200 and is not traced", async () => {
+  const { app, telemetry } = serviceApp();
+  const response = await app.request("/healthz");
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { status: "ok" });
+  assert.equal(telemetry.spans().length, 0);
+});
+
+Deno.test("createServiceApp: /readyz is 200 when ready, 503 with the report when not", async () => {
+  let redisUp = true;
+  const { app, readiness, telemetry } = serviceApp({
+    postgres: () => Promise.resolve(),
+    redis: () => redisUp ? Promise.resolve() : Promise.reject(new Error("refused")),
+  });
+  let response = await app.request("/readyz");
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), {
+    ready: true,
+    status: "ready",
+    checks: { postgres: "up", redis: "up" },
+  });
+  redisUp = false;
+  response = await app.request("/readyz");
+  assert.equal(response.status, 503);
+  assert.deepEqual(await response.json(), {
+    ready: false,
+    status: "unavailable",
+    checks: { postgres: "up", redis: "down: Error" },
+  });
+  redisUp = true;
+  readiness.stop();
+  response = await app.request("/readyz");
+  assert.equal(response.status, 503);
+  assert.equal((await response.json()).status, "stopping");
+  assert.equal(telemetry.spans().length, 0);
+});
+
+Deno.test("createServiceApp: /metrics is Prometheus text with the HTTP histogram after a request", async () => {
+  const { app, telemetry } = serviceApp();
+  const before = await (await app.request("/metrics")).text();
+  assert.ok(!before.includes("http_request_duration_seconds_count{"), "no samples yet");
+  const posted = await app.request("/Message", {
+    method: "POST",
+    body: JSON.stringify({ content: "hi" }),
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(posted.status, 201);
+  assert.deepEqual(await posted.json(), { received: "hi" });
+  const response = await app.request("/metrics");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), telemetry.metrics.registry.contentType);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  assert.ok(text.includes("# TYPE http_request_duration_seconds histogram"), text);
+  assert.match(
+    text,
+    /http_request_duration_seconds_count\{method="POST",route="\/Message",status="201",ok="true"\} 1/,
+  );
+  assert.match(text, /http_requests_total\{[^}]*route="\/Message"[^}]*\} 1/);
+  assert.ok(text.includes("deno_memory_rss_bytes"));
+  assert.ok(text.includes("kafka_messages_consumed_total"));
+  assert.ok(!text.includes('route="/metrics"'), "scrapes are not counted as requests");
+});
+
+Deno.test("createServiceApp: functions are traced and errors mapped", async () => {
+  const { app, telemetry } = serviceApp();
+  const found = await app.request("http://localhost:8001/Message/42");
+  assert.deepEqual(await found.json(), { id: "42" });
+  assert.equal(telemetry.span("GET /Message/:id").attributes["http.response.status_code"], 200);
+  const down = await app.request("/down");
+  assert.equal(down.status, 503);
+  assert.equal(down.headers.get("retry-after"), "5");
+  assert.deepEqual(await down.json(), { error: "redis is unavailable" });
+  const missing = await app.request("/nope", { method: "POST" });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: "no function for POST /nope" });
+  assert.ok(telemetry.span("POST"));
+});
+
+Deno.test("createServiceApp: a body over the limit is a JSON 413 (Content-Length)", async () => {
+  const { app } = serviceApp({}, 256);
+  const body = JSON.stringify({ content: "x".repeat(300) });
+  const response = await app.request("/Message", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "content-length": String(body.length) },
+  });
+  assert.equal(response.status, 413);
+  assert.deepEqual(await response.json(), { error: "request body exceeds 256 bytes" });
+  const small = await app.request("/Message", {
+    method: "POST",
+    body: JSON.stringify({ content: "ok" }),
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(small.status, 201);
+});
+
+Deno.test("createServiceApp: a streamed body over the limit is a JSON 413 too", async () => {
+  const { app } = serviceApp({}, 256);
+  const chunk = new TextEncoder().encode(JSON.stringify({ content: "y".repeat(200) }));
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(chunk);
+      controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  const response = await app.request("/Message", {
+    method: "POST",
+    body: stream,
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(response.status, 413);
+  assert.deepEqual(await response.json(), { error: "request body exceeds 256 bytes" });
+});
