@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { freePort, isReachable, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { DependencyUnavailableError } from "../errors.ts";
+import { classifyPostgresError, connectPostgres, DatabaseError } from "./postgres.ts";
+
+const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+const postgresUp = await isReachable("127.0.0.1", 5432);
+const NO_POSTGRES = postgresUp ? "" : " [no PostgreSQL at 127.0.0.1:5432]";
+
+Deno.test("classifyPostgresError: SQL errors keep only their SQLSTATE", () => {
+  for (const code of ["23505", "42P01", "22P02", "40001", "57014", "XX000"]) {
+    const classified = classifyPostgresError(
+      Object.assign(new Error(`duplicate key value (id)=(secret)`), { code }),
+    );
+    assert.ok(classified instanceof DatabaseError, code);
+    assert.equal(classified.code, code);
+    assert.equal(classified.name, "DatabaseError");
+    assert.equal(classified.message, `postgres error ${code}`);
+  }
+});
+
+Deno.test("classifyPostgresError: connection trouble and server shutdown mean unavailable", () => {
+  const cases: unknown[] = [
+    Object.assign(new Error("connection failure"), { code: "08006" }),
+    Object.assign(new Error("cannot connect now"), { code: "08001" }),
+    Object.assign(new Error("terminating connection due to administrator command"), {
+      code: "57P01",
+    }),
+    Object.assign(new Error("crash shutdown"), { code: "57P02" }),
+    Object.assign(new Error("the database system is starting up"), { code: "57P03" }),
+    Object.assign(new Error("too many connections"), { code: "53300" }),
+    Object.assign(new Error("out of memory"), { code: "53400" }),
+    Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+    Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" }),
+    new Error("no code at all"),
+    "a string",
+    null,
+    undefined,
+  ];
+  for (const error of cases) {
+    const classified = classifyPostgresError(error);
+    assert.ok(classified instanceof DependencyUnavailableError, String(error));
+    assert.equal(classified.dependency, "postgres");
+    assert.equal(classified.cause, error);
+  }
+});
+
+Deno.test({
+  name: "connectPostgres: an unreachable server is DependencyUnavailableError, dependency_up 0",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const telemetry = memoryTelemetry("app3");
+    const db = connectPostgres(`postgres://postgres@127.0.0.1:${freePort()}/postgres`, {
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+    });
+    try {
+      await assert.rejects(db.ping(), DependencyUnavailableError);
+      await assert.rejects(db.query("select 1"), DependencyUnavailableError);
+      const span = telemetry.span("SELECT");
+      assert.equal(span.status.code, SpanStatusCode.ERROR);
+      assert.equal(span.attributes["error.type"], "DependencyUnavailableError");
+      assert.equal(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "postgres" }),
+        0,
+      );
+      assert.equal(
+        await metricValue(
+          telemetry.metrics.registry,
+          "db_client_operation_duration_seconds_count",
+          {
+            db_system_name: "postgresql",
+            db_operation_name: "SELECT",
+            outcome: "error",
+          },
+        ),
+        1,
+      );
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: `connectPostgres: queries are CLIENT spans with parameterised text${NO_POSTGRES}`,
+  ignore: !postgresUp,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const telemetry = memoryTelemetry("app3");
+    const db = connectPostgres(POSTGRES_URL, {
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+      max: 2,
+    });
+    const table = `unit_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    try {
+      await db.ping();
+      await db.query(`create table ${table} (id uuid primary key, content text not null)`);
+      const id = crypto.randomUUID();
+      const rows = await db.query<{ id: string; content: string }>(
+        `insert into ${table} (id, content) values ($1, $2) returning id, content`,
+        [id, "secret value"],
+      );
+      assert.deepEqual([...rows], [{ id, content: "secret value" }]);
+      const selected = await db.query(`select content from ${table} where id = $1`, [id]);
+      assert.deepEqual([...selected], [{ content: "secret value" }]);
+
+      const insert = telemetry.span(`INSERT ${table}`);
+      assert.equal(insert.kind, SpanKind.CLIENT);
+      assert.deepEqual(insert.attributes, {
+        "db.system.name": "postgresql",
+        "db.namespace": "postgres",
+        "server.address": "127.0.0.1",
+        "server.port": 5432,
+        "db.operation.name": "INSERT",
+        "db.collection.name": table,
+        "db.query.text": `insert into ${table} (id, content) values ($1, $2) returning id, content`,
+        "db.response.returned_rows": 1,
+      });
+      assert.ok(!JSON.stringify(insert.attributes).includes("secret value"));
+      assert.equal(telemetry.span(`SELECT ${table}`).attributes["db.response.returned_rows"], 1);
+      assert.equal(
+        await metricValue(
+          telemetry.metrics.registry,
+          "db_client_operation_duration_seconds_count",
+          {
+            db_system_name: "postgresql",
+            db_operation_name: "INSERT",
+            outcome: "ok",
+          },
+        ),
+        1,
+      );
+      assert.equal(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "postgres" }),
+        1,
+      );
+
+      // A constraint violation is a DatabaseError with the SQLSTATE only, on the span too.
+      await assert.rejects(
+        db.query(`insert into ${table} (id, content) values ($1, $2)`, [id, "other secret"]),
+        (error) => error instanceof DatabaseError && error.code === "23505",
+      );
+      const failed = telemetry.spans().filter((span) => span.name === `INSERT ${table}`)[1];
+      assert.equal(failed.status.code, SpanStatusCode.ERROR);
+      assert.equal(failed.attributes["db.response.status_code"], "23505");
+      assert.equal(failed.attributes["error.type"], "23505");
+      assert.ok(!JSON.stringify(failed.events).includes("secret"));
+      assert.equal(failed.status.message, "postgres error 23505");
+    } finally {
+      await db.query(`drop table if exists ${table}`).catch(() => {});
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `connectPostgres: prepare runs once before the first query, retried after a failure${NO_POSTGRES}`,
+  ignore: !postgresUp,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const telemetry = memoryTelemetry("app3");
+    let calls = 0;
+    const db = connectPostgres(POSTGRES_URL, {
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+      prepare: async (client) => {
+        calls++;
+        if (calls === 1) throw Object.assign(new Error("deadlock"), { code: "40P01" });
+        await client.sql`select 1`;
+      },
+    });
+    try {
+      await assert.rejects(
+        db.query("select 1"),
+        (error) => error instanceof DatabaseError && error.code === "40P01",
+      );
+      assert.equal(calls, 1);
+      await Promise.all([db.query("select 1"), db.query("select 2"), db.prepare()]);
+      assert.equal(calls, 2, "concurrent first queries share one prepare");
+      await db.query("select 3");
+      assert.equal(calls, 2);
+    } finally {
+      await db.close();
+    }
+  },
+});
