@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { DependencyUnavailableError } from "../errors.ts";
+import { RedisConnectionError } from "./resp.ts";
+import { type RestBridge, startRestBridge } from "./bridge.ts";
+import { type CacheClient, CacheError, classifyCacheError, connectCache } from "./client.ts";
+import { EmbeddedStore } from "./store.ts";
+
+const SERVER = { address: "embedded-store", port: 0 };
+
+/** A cache client through a REST bridge over a fresh embedded store. */
+async function withCache(
+  fn: (
+    cache: CacheClient,
+    context: { telemetry: MemoryTelemetry; store: EmbeddedStore; bridge: RestBridge },
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const store = await EmbeddedStore.open(dir);
+  const started = await startRestBridge(store, { token: "cache-token" });
+  let stopped: Promise<void> | undefined;
+  const bridge: RestBridge = { ...started, stop: () => stopped ??= started.stop() };
+  const telemetry = memoryTelemetry("app4");
+  const cache = connectCache({
+    url: bridge.url,
+    token: bridge.token,
+    server: SERVER,
+    tracer: telemetry.tracer,
+    metrics: telemetry.metrics,
+    timeoutMs: 2000,
+  });
+  try {
+    await fn(cache, { telemetry, store, bridge });
+  } finally {
+    await bridge.stop(); // closes the store too
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const cacheTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
+
+cacheTest("connectCache: set and get JSON values through the bridge", async () => {
+  await withCache(async (cache, { store }) => {
+    const message = { id: "8c1f", content: "héllo", source: "app3", tags: [1, 2] };
+    await cache.set("message:8c1f", message);
+    assert.deepEqual(await cache.get("message:8c1f"), message);
+    assert.equal(await cache.get("message:missing"), null);
+    const [raw, ttl] = await store.execute([["GET", "message:8c1f"], ["TTL", "message:8c1f"]]);
+    assert.deepEqual(JSON.parse(raw as string), message, "stored as JSON");
+    assert.equal(ttl, -1, "no TTL unless asked");
+    await cache.ping();
+  });
+});
+
+cacheTest("connectCache: ttlSeconds sets the expiry", async () => {
+  await withCache(async (cache, { store }) => {
+    await cache.set("message:1", { id: "1" }, { ttlSeconds: 86400 });
+    assert.deepEqual(await store.execute([["TTL", "message:1"]]), [86400]);
+    await cache.set("message:2", "plain", { ttlSeconds: 60 });
+    assert.equal(await cache.get("message:2"), "plain");
+    assert.deepEqual(await store.execute([["TTL", "message:2"]]), [60]);
+  });
+});
+
+cacheTest(
+  "connectCache: GET and SET are CLIENT spans whose query text holds no values",
+  async () => {
+    await withCache(async (cache, { telemetry }) => {
+      await telemetry.tracer.startActiveSpan("process Purchase2", async (parent) => {
+        await cache.set("message:secret-key", { content: "secret-value" }, { ttlSeconds: 30 });
+        await cache.set("message:other-key", { content: "x" });
+        await cache.get("message:secret-key");
+        parent.end();
+      });
+      const parent = telemetry.span("process Purchase2");
+      const sets = telemetry.spans().filter((span) => span.name === "SET");
+      assert.equal(sets.length, 2);
+      const get = telemetry.span("GET");
+      for (const span of [...sets, get]) {
+        assert.equal(span.kind, SpanKind.CLIENT);
+        assert.equal(span.parentSpanContext?.spanId, parent.spanContext().spanId);
+        assert.equal(span.status.code, SpanStatusCode.UNSET);
+        const attributes = JSON.stringify(span.attributes);
+        assert.ok(!attributes.includes("secret"), attributes);
+        assert.ok(!attributes.includes("message:"), attributes);
+      }
+      assert.deepEqual(sets[0].attributes, {
+        "db.system.name": "redis",
+        "db.namespace": "0",
+        "server.address": "embedded-store",
+        "server.port": 0,
+        "db.operation.name": "SET",
+        "db.query.text": "SET ? ? EX ?",
+      });
+      assert.equal(sets[1].attributes["db.query.text"], "SET ? ?");
+      assert.equal(get.attributes["db.query.text"], "GET ?");
+      assert.equal(get.attributes["db.operation.name"], "GET");
+      const registry = telemetry.metrics.registry;
+      assert.equal(
+        await metricValue(registry, "db_client_operation_duration_seconds_count", {
+          db_system_name: "redis",
+          db_operation_name: "SET",
+          outcome: "ok",
+        }),
+        2,
+      );
+      assert.equal(await metricValue(registry, "dependency_up", { dependency: "redis" }), 1);
+    });
+  },
+);
+
+cacheTest(
+  "connectCache: an unreachable endpoint is DependencyUnavailableError, dependency_up 0",
+  async () => {
+    await withCache(async (cache, { telemetry, bridge }) => {
+      await cache.set("k", 1);
+      await bridge.stop();
+      await assert.rejects(cache.get("k"), (error) => {
+        assert.ok(error instanceof DependencyUnavailableError);
+        assert.equal(error.message, "redis is unavailable");
+        return true;
+      });
+      await assert.rejects(cache.ping(), DependencyUnavailableError);
+      const failed = telemetry.span("GET");
+      assert.equal(failed.status.code, SpanStatusCode.ERROR);
+      assert.equal(failed.attributes["error.type"], "DependencyUnavailableError");
+      const registry = telemetry.metrics.registry;
+      assert.equal(await metricValue(registry, "dependency_up", { dependency: "redis" }), 0);
+      assert.equal(
+        await metricValue(registry, "db_client_operation_duration_seconds_count", {
+          db_operation_name: "GET",
+          outcome: "error",
+        }),
+        1,
+      );
+    });
+  },
+);
+
+cacheTest(
+  "connectCache: a bridge whose Redis is down (503) is DependencyUnavailableError",
+  async () => {
+    const bridge = await startRestBridge({
+      execute: () => Promise.reject(new RedisConnectionError("down")),
+      close() {},
+    }, { token: "t" });
+    const telemetry = memoryTelemetry("app4");
+    const cache = connectCache({
+      url: bridge.url,
+      token: "t",
+      server: SERVER,
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+    });
+    try {
+      await assert.rejects(cache.set("k", "v"), DependencyUnavailableError);
+    } finally {
+      await bridge.stop();
+    }
+  },
+);
+
+Deno.test("classifyCacheError: Redis error replies become CacheError with the code only", () => {
+  const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });
+  const wrongType = classifyCacheError(
+    upstash("WRONGTYPE Operation against a key holding the wrong kind of value"),
+  );
+  assert.ok(wrongType instanceof CacheError);
+  assert.equal(wrongType.code, "WRONGTYPE");
+  assert.equal(wrongType.message, "redis error WRONGTYPE");
+  const syntax = classifyCacheError(
+    upstash('ERR syntax error, command was: [["set","message:1","{\\"secret\\":1}"]]'),
+  );
+  assert.ok(syntax instanceof CacheError);
+  assert.equal(syntax.code, "ERR");
+  assert.ok(!syntax.message.includes("secret"));
+});
+
+Deno.test("classifyCacheError: everything else means Redis is unavailable", () => {
+  const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });
+  for (
+    const error of [
+      upstash("Unauthorized"),
+      upstash("redis unavailable: cannot connect to 127.0.0.1:6379"),
+      new TypeError("fetch failed"),
+      new DOMException("The signal has been aborted", "TimeoutError"),
+      new Error("ERR looks like redis but is not an UpstashError"),
+      "string",
+      undefined,
+    ]
+  ) {
+    const classified = classifyCacheError(error);
+    assert.ok(classified instanceof DependencyUnavailableError, String(error));
+    assert.equal(classified.cause, error);
+  }
+});
+
+Deno.test({
+  name: "BUG: connectCache: a command Redis refuses is a CacheError, not 'redis is unavailable'",
+  ignore: true,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withCache(async (cache, { telemetry }) => {
+      // A negative TTL is refused by Redis ("ERR invalid expire time in 'set' command").
+      await assert.rejects(cache.set("k", "v", { ttlSeconds: -5 }), (error) => {
+        assert.ok(error instanceof CacheError, `got ${error}`);
+        assert.equal(error.code, "ERR");
+        return true;
+      });
+      assert.notEqual(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "redis" }),
+        0,
+        "a refused command says nothing about Redis being down",
+      );
+    });
+  },
+});
