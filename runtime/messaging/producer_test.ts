@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { propagation, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { memoryTelemetry, metricValue } from "../_test_util.ts";
+import type { Delivery } from "../function.ts";
+import type { Bus, BusMessage } from "./bus.ts";
+import { EmbeddedBus } from "./embedded.ts";
+import { createProducer, messagingAttributes } from "./producer.ts";
+
+/** A bus that records what it is given and answers with fixed deliveries or a failure. */
+function recordingBus(failure?: Error) {
+  const sent: Array<{ topic: string; message: BusMessage }> = [];
+  const bus: Bus = {
+    server: { address: "broker-1", port: 9092 },
+    send(topic, message): Promise<Delivery> {
+      sent.push({ topic, message });
+      return failure
+        ? Promise.reject(failure)
+        : Promise.resolve({ topic, partition: 2, offset: String(sent.length + 40) });
+    },
+    subscribe: () => Promise.reject(new Error("not used")),
+    ping: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  return { bus, sent };
+}
+
+Deno.test("createProducer: a PRODUCER span 'send <topic>' whose context rides in the headers", async () => {
+  const telemetry = memoryTelemetry("app1");
+  const { bus, sent } = recordingBus();
+  const producer = createProducer(bus, telemetry.tracer, telemetry.metrics);
+  const delivery = await telemetry.tracer.startActiveSpan(
+    "POST /Message/Post-Message",
+    (span) =>
+      producer.send("Purchase", {
+        key: "8c1f",
+        value: { id: "8c1f", content: "héllo" },
+        headers: { "x-origin": "app1" },
+      }).finally(() => span.end()),
+  );
+  assert.deepEqual(delivery, { topic: "Purchase", partition: 2, offset: "41" });
+
+  const span = telemetry.span("send Purchase");
+  const server = telemetry.span("POST /Message/Post-Message");
+  assert.equal(span.kind, SpanKind.PRODUCER);
+  assert.equal(span.parentSpanContext?.spanId, server.spanContext().spanId);
+  const value = '{"id":"8c1f","content":"héllo"}';
+  assert.deepEqual(span.attributes, {
+    "messaging.system": "kafka",
+    "messaging.destination.name": "Purchase",
+    "server.address": "broker-1",
+    "server.port": 9092,
+    "messaging.operation.type": "send",
+    "messaging.operation.name": "send",
+    "messaging.kafka.message.key": "8c1f",
+    "messaging.message.body.size": new TextEncoder().encode(value).length,
+    "messaging.destination.partition.id": "2",
+    "messaging.kafka.offset": 41,
+  });
+
+  assert.equal(sent.length, 1);
+  const { message } = sent[0];
+  assert.equal(message.key, "8c1f");
+  assert.equal(message.value, value, "objects are sent as JSON");
+  assert.equal(message.headers["x-origin"], "app1");
+  const { traceId, spanId } = span.spanContext();
+  assert.equal(message.headers.traceparent, `00-${traceId}-${spanId}-01`);
+  assert.equal(
+    await metricValue(telemetry.metrics.registry, "kafka_messages_produced_total", {
+      topic: "Purchase",
+    }),
+    1,
+  );
+  assert.equal(
+    await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "kafka" }),
+    1,
+  );
+});
+
+Deno.test("createProducer: strings are sent as they are; baggage travels too", async () => {
+  const telemetry = memoryTelemetry("app3");
+  const { bus, sent } = recordingBus();
+  const producer = createProducer(bus, telemetry.tracer, telemetry.metrics);
+  const { context } = await import("@opentelemetry/api");
+  const baggage = propagation.createBaggage({ tenant: { value: "acme" } });
+  await context.with(
+    propagation.setBaggage(context.active(), baggage),
+    () => producer.send("Purchase2", { key: "k", value: "already a string" }),
+  );
+  assert.equal(sent[0].message.value, "already a string");
+  assert.equal(sent[0].message.headers.baggage, "tenant=acme");
+  assert.equal(telemetry.span("send Purchase2").parentSpanContext, undefined);
+});
+
+Deno.test("createProducer: a failed send is counted, marks the span and is rethrown", async () => {
+  const telemetry = memoryTelemetry("app1");
+  const failure = Object.assign(new Error("broker not available"), { code: "ECONNREFUSED" });
+  const { bus } = recordingBus(failure);
+  const producer = createProducer(bus, telemetry.tracer, telemetry.metrics);
+  await assert.rejects(
+    producer.send("Purchase", { key: "k", value: {} }),
+    (error) => error === failure,
+  );
+  const span = telemetry.span("send Purchase");
+  assert.equal(span.status.code, SpanStatusCode.ERROR);
+  assert.equal(span.attributes["error.type"], "ECONNREFUSED");
+  const registry = telemetry.metrics.registry;
+  assert.equal(
+    await metricValue(registry, "kafka_produce_failures_total", { topic: "Purchase" }),
+    1,
+  );
+  assert.equal(
+    await metricValue(registry, "kafka_messages_produced_total", { topic: "Purchase" }),
+    undefined,
+  );
+  assert.equal(await metricValue(registry, "dependency_up", { dependency: "kafka" }), 0);
+});
+
+Deno.test("createProducer: over the embedded bus the message is stored with its traceparent", async () => {
+  const dir = await Deno.makeTempDir();
+  const bus = await EmbeddedBus.open(dir);
+  try {
+    const telemetry = memoryTelemetry("app1");
+    const producer = createProducer(bus, telemetry.tracer, telemetry.metrics);
+    const delivery = await producer.send("Purchase", { key: "id-1", value: { id: "id-1" } });
+    const [stored] = bus.read("Purchase", delivery.partition, Number(delivery.offset));
+    const span = telemetry.span("send Purchase");
+    assert.equal(stored.value, '{"id":"id-1"}');
+    assert.equal(stored.key, "id-1");
+    assert.equal(stored.headers.traceparent?.split("-")[2], span.spanContext().spanId);
+    assert.equal(span.attributes["server.address"], "embedded-bus");
+    assert.equal(span.attributes["server.port"], undefined);
+  } finally {
+    await bus.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("messagingAttributes: the attributes every Kafka span shares", () => {
+  const { bus } = recordingBus();
+  assert.deepEqual(messagingAttributes(bus, "Purchase2"), {
+    "messaging.system": "kafka",
+    "messaging.destination.name": "Purchase2",
+    "server.address": "broker-1",
+    "server.port": 9092,
+  });
+});
