@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type MemoryTelemetry, memoryTelemetry, metricValue, waitFor } from "../_test_util.ts";
-import { PermanentError } from "../errors.ts";
+import { DependencyUnavailableError, PermanentError } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction } from "../function.ts";
 import type { StoredMessage, Subscription } from "./bus.ts";
 import { DLQ_SUFFIX, runConsumer } from "./consumer.ts";
@@ -333,5 +333,49 @@ consumerTest(
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+consumerTest("runConsumer: an outage is waited out without spending attempts", async () => {
+  await withConsumer(
+    (_message, attempt) =>
+      attempt <= 3 ? Promise.reject(new DependencyUnavailableError("app3")) : Promise.resolve(),
+    async (setup) => {
+      await setup.publish("id-1", "v");
+      const started = performance.now();
+      await setup.start({ maxAttempts: 2, backoffMs: 1 });
+      await waitFor("the message after the outage", () => setup.handled.length === 1, 3000);
+      // Outages back off from at least 100 ms (doubling, jittered to 50-100 %): 50 + 100 + 200.
+      assert.ok(performance.now() - started >= 340, "outage retries did not back off");
+      assert.deepEqual(await setup.deadLetters(), [], "an outage is not the message's fault");
+      assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
+      assert.equal(await setup.counter("kafka_message_retries_total"), 3);
+      assert.equal(await setup.counter("kafka_messages_consumed_total"), 1);
+      const warnings = setup.telemetry.records.filter((record) => record.level === "warn");
+      assert.deepEqual(warnings.map((record) => record.message), [
+        "dependency unavailable; retrying",
+      ], "an outage is logged on its first retry, not on every one");
+      assert.equal(setup.telemetry.span("process Purchase").status.code, SpanStatusCode.UNSET);
+    },
+  );
+});
+
+consumerTest(
+  "runConsumer: only real failures count towards the DLQ, outages in between do not",
+  async () => {
+    await withConsumer((_message, attempt) =>
+      Promise.reject(
+        attempt % 2 === 1 ? new DependencyUnavailableError("app3") : new TypeError("bad message"),
+      ), async (setup) => {
+      await setup.publish("id-1", "v");
+      await setup.start({ maxAttempts: 2, backoffMs: 1 });
+      await waitFor("the dead letter", async () => (await setup.deadLetters()).length === 1, 3000);
+      const [dead] = await setup.deadLetters();
+      // Attempts: outage, failure, outage, failure (the second failure is the last allowed).
+      assert.equal(dead.headers["dlq.attempts"], "4");
+      assert.equal(dead.headers["dlq.error.type"], "TypeError");
+      assert.equal(await setup.counter("kafka_message_retries_total"), 3);
+      assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
+    });
   },
 );
