@@ -459,6 +459,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: "BUG: EmbeddedStore: INCR works on any 64-bit integer, not only up to 15 digits",
+  ignore: true,
+  fn: async () => {
+    await withStore(async (store) => {
+      await run(store, "SET", "n", "1234567890123456"); // 16 digits: a valid Redis integer
+      assert.equal(await run(store, "INCR", "n"), 1234567890123457);
+      assert.equal(await run(store, "GET", "n"), "1234567890123457");
+      await run(store, "SET", "max", "9223372036854775807");
+      assert.equal(
+        errorOf(await run(store, "INCR", "max")),
+        "ERR increment or decrement would overflow",
+      );
+    });
+  },
+});
+
+Deno.test({
   name:
     "BUG: EmbeddedStore: SCAN returns every key present for the whole iteration, despite deletes",
   ignore: true,
