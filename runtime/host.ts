@@ -186,9 +186,10 @@ async function start(
     if (cache) checks.redis = () => cache.ping();
     const consumers: Subscription[] = [];
     if (bus && (definition.uses.includes("kafka") || definition.consumers?.length)) {
+      const expected = definition.consumers?.length ?? 0;
       checks.kafka = async () => {
         await bus.ping();
-        if (!consumers.every((consumer) => consumer.ready())) {
+        if (consumers.length < expected || !consumers.every((consumer) => consumer.ready())) {
           throw new Error("a consumer has not joined its group");
         }
       };

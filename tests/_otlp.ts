@@ -19,12 +19,16 @@ export const SpanKind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUM
 /** A received span with its resource's service name and attributes as plain values. */
 export interface ReceivedSpan {
   readonly service: string;
+  readonly resource: Record<string, unknown>;
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId?: string;
   readonly name: string;
   readonly kind: number;
   readonly status: number;
+  /** Start and end, in Unix milliseconds. */
+  readonly start: number;
+  readonly end: number;
   readonly attributes: Record<string, unknown>;
   readonly events: ReadonlyArray<{ name: string; attributes: Record<string, unknown> }>;
 }
@@ -80,6 +84,11 @@ export class OtlpReceiver {
     return receiver;
   }
 
+  /** The port it listens on. */
+  get port(): number {
+    return this.#port;
+  }
+
   /** The base URL to put in `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   get endpoint(): string {
     return `http://127.0.0.1:${this.#port}`;
@@ -116,17 +125,21 @@ export class OtlpReceiver {
     const body = await request.json();
     if (path === "/v1/traces") {
       for (const resourceSpans of body.resourceSpans ?? []) {
-        const service = String(attributes(resourceSpans.resource?.attributes)["service.name"]);
+        const resource = attributes(resourceSpans.resource?.attributes);
+        const service = String(resource["service.name"]);
         for (const scope of resourceSpans.scopeSpans ?? []) {
           for (const span of scope.spans ?? []) {
             this.spans.push({
               service,
+              resource,
               traceId: span.traceId,
               spanId: span.spanId,
               parentSpanId: span.parentSpanId || undefined,
               name: span.name,
               kind: span.kind,
               status: span.status?.code ?? 0,
+              start: Number(BigInt(span.startTimeUnixNano) / 1000n) / 1000,
+              end: Number(BigInt(span.endTimeUnixNano) / 1000n) / 1000,
               attributes: attributes(span.attributes),
               events: (span.events ?? []).map((
                 event: { name: string; attributes?: OtlpAttribute[] },

@@ -76,6 +76,9 @@ export function connectPostgres(url: string, options: PostgresOptions): Postgres
   const sql = postgres(url, {
     max: options.max ?? 10,
     connect_timeout: 5,
+    // Reconnect within a second of the server's return; the default backoff reaches 20 s,
+    // and queries wait in the pool meanwhile.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     idle_timeout: 30,
     max_lifetime: 30 * 60,
     onnotice: () => {},

@@ -139,7 +139,7 @@ function processMessage(
             );
           }
           const delay = outage
-            ? Math.max(options.backoffMs, 100) * 2 ** Math.min(attempt - 1, 5)
+            ? Math.max(options.backoffMs, 100) * 2 ** Math.min(attempt - 1, 4)
             : options.backoffMs * 2 ** (failures - 1);
           if (!await pause(delay, control)) {
             span.setStatus({ code: SpanStatusCode.ERROR, message: "stopped before retrying" });

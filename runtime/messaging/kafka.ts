@@ -102,7 +102,8 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
       const created = kafka.producer({
         allowAutoTopicCreation: true,
         createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+        // A caller waits at most two request timeouts for its 503 when the broker is gone.
+        retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
       });
       await created.connect();
       return created;
@@ -137,13 +138,14 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
     },
     async ping() {
       try {
-        adminConnected ??= admin.connect().catch((error) => {
-          adminConnected = undefined;
-          throw error;
-        });
+        adminConnected ??= admin.connect();
         await adminConnected;
         await admin.describeCluster();
       } catch (error) {
+        // Start afresh next time: a connection that timed out may never answer again.
+        const stale = adminConnected;
+        adminConnected = undefined;
+        await stale?.then(() => admin.disconnect()).catch(() => {});
         throw new DependencyUnavailableError("kafka", error);
       }
     },
@@ -182,7 +184,7 @@ class KafkaSubscription implements Subscription {
       rebalanceTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(this.options.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: true,
-      maxWaitTimeInMs: 1000,
+      maxWaitTimeInMs: 100,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     this.#consumer = consumer;

@@ -1,0 +1,489 @@
+/**
+ * Fault scenarios, each returning its figures: what was sent and accepted, what was lost or
+ * duplicated, how long the fault lasted and how long recovery took. The reliability tests run
+ * them briefly and assert on the figures; `deno task reliability` runs them longer and writes
+ * docs/RELIABILITY.md.
+ *
+ * @example
+ * ```ts
+ * import { crashScenario, embeddedBackends } from "./_scenarios.ts";
+ * const backends = await embeddedBackends();
+ * const figures = await crashScenario(backends, { loadSeconds: 6, killAfterSeconds: 3 });
+ * await backends.close();
+ * console.log(figures.lost); // 0
+ * ```
+ * @module
+ */
+import postgres from "postgres";
+import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
+import {
+  type FlowPath,
+  HostProcess,
+  Load,
+  type LoadReport,
+  MockKafka,
+  TcpProxy,
+} from "./_faults.ts";
+import { startTestHost, type TestHost, waitFor } from "./_harness.ts";
+import { OtlpReceiver } from "./_otlp.ts";
+
+/** Where the scenario's host keeps its data. */
+export interface Backends {
+  readonly name: "embedded" | "real";
+  /** Environment naming the backends (through proxies where a scenario cuts them). */
+  readonly env: Record<string, string>;
+  readonly kafka?: MockKafka;
+  readonly postgresProxy?: TcpProxy;
+  readonly redisProxy?: TcpProxy;
+  close(): Promise<void>;
+}
+
+/** Why the real backends cannot be used here, if they cannot. */
+export function realBackendsUnavailable(): string | undefined {
+  const database = Deno.env.get("DATABASE_URL");
+  const redis = Deno.env.get("REDIS_URL");
+  if (!database || !redis) return "set DATABASE_URL and REDIS_URL (.ci/run does)";
+  if (!MockKafka.available()) return "install kcat for a Kafka mock cluster (apt-get install kcat)";
+  return undefined;
+}
+
+/** The embedded defaults in a fresh data folder. */
+export async function embeddedBackends(): Promise<Backends> {
+  const dataDir = await Deno.makeTempDir({ prefix: "otel-functions-faults-" });
+  return {
+    name: "embedded",
+    env: { DATA_DIR: dataDir },
+    close: () => Deno.remove(dataDir, { recursive: true }).catch(() => {}),
+  };
+}
+
+/**
+ * The real PostgreSQL and Redis named by the environment, each behind a proxy so a scenario can
+ * take it away, and a Kafka mock cluster of the scenario's own so it can be frozen.
+ */
+export async function realBackends(): Promise<Backends> {
+  const database = new URL(Deno.env.get("DATABASE_URL")!);
+  const redis = new URL(Deno.env.get("REDIS_URL")!);
+  const postgresProxy = await TcpProxy.start({
+    hostname: database.hostname || "127.0.0.1",
+    port: Number(database.port) || 5432,
+  });
+  const redisProxy = await TcpProxy.start({
+    hostname: redis.hostname || "127.0.0.1",
+    port: Number(redis.port) || 6379,
+  });
+  const kafka = await MockKafka.start();
+  const dataDir = await Deno.makeTempDir({ prefix: "otel-functions-faults-" });
+  database.host = `127.0.0.1:${postgresProxy.port}`;
+  redis.host = `127.0.0.1:${redisProxy.port}`;
+  return {
+    name: "real",
+    env: {
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.href,
+      REDIS_URL: redis.href,
+      KAFKA_BROKERS: kafka.brokers,
+    },
+    kafka,
+    postgresProxy,
+    redisProxy,
+    async close() {
+      await Promise.all([postgresProxy.stop(), redisProxy.stop(), kafka.stop()]);
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The accepted messages not (yet) readable where the flow puts them. */
+export async function notLanded(
+  urls: { app3: string; app4: string },
+  accepted: LoadReport["accepted"],
+): Promise<string[]> {
+  const checks: Array<[FlowPath, string, string]> = [
+    ...accepted["/Message"].map((id) => ["/Message", id, `${urls.app3}/Message/${id}`] as const),
+    ...accepted["/Message/Post-Message"].map((id) =>
+      ["/Message/Post-Message", id, `${urls.app4}/Message/${id}`] as const
+    ),
+  ] as Array<[FlowPath, string, string]>;
+  const missing: string[] = [];
+  for (let i = 0; i < checks.length; i += 32) {
+    await Promise.all(
+      checks.slice(i, i + 32).map(async ([, id, url]) => {
+        const response = await fetch(url).catch(() => undefined);
+        await response?.body?.cancel();
+        if (response?.status !== 200) missing.push(id);
+      }),
+    );
+  }
+  return missing;
+}
+
+/** Waits until every accepted message landed; the ids still missing after `timeoutMs`. */
+async function waitLanded(
+  urls: { app3: string; app4: string },
+  accepted: LoadReport["accepted"],
+  timeoutMs = 60_000,
+): Promise<{ missing: string[]; ms: number }> {
+  const started = Date.now();
+  let missing = await notLanded(urls, accepted);
+  while (missing.length > 0 && Date.now() - started < timeoutMs) {
+    await sleep(500);
+    const remaining = {
+      "/Message": accepted["/Message"].filter((id) => missing.includes(id)),
+      "/Message/Post-Message": accepted["/Message/Post-Message"].filter((id) =>
+        missing.includes(id)
+      ),
+    };
+    missing = await notLanded(urls, remaining);
+  }
+  return { missing, ms: Date.now() - started };
+}
+
+/** Rows per accepted id in PostgreSQL, when it is a real server: anything but 1 is a fault. */
+async function rowsPerId(backends: Backends, ids: string[]): Promise<number | undefined> {
+  if (backends.name !== "real" || ids.length === 0) return undefined;
+  const sql = postgres(Deno.env.get("DATABASE_URL")!, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select count(*)::int as rows, count(distinct id)::int as ids
+      from messages where id = any(${ids}::uuid[])`;
+    return row.rows - row.ids;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Ids whose message a sink handled more than once (redelivered, absorbed by idempotency). */
+function redelivered(lines: readonly string[]): number {
+  const seen = new Map<string, number>();
+  for (const line of lines) {
+    if (!line.includes('"message cached"')) continue;
+    const id = JSON.parse(line).message_id as string;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  return [...seen.values()].filter((count) => count > 1).length;
+}
+
+function hostEnv(backends: Backends, receiver: OtlpReceiver): Record<string, string> {
+  return {
+    ...HostProcess.ports(),
+    ...backends.env,
+    HOST: "127.0.0.1",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    KAFKA_SESSION_TIMEOUT_MS: "6000",
+    EXECUTOR_SCHEDULE: "0 0 0 1 1 *",
+    SHUTDOWN_TIMEOUT_MS: "15000",
+  };
+}
+
+/** Figures of a crash (SIGKILL) or graceful stop (SIGTERM) under load, then a restart. */
+export interface RestartFigures {
+  readonly backends: string;
+  readonly signal: "SIGKILL" | "SIGTERM";
+  readonly sent: number;
+  readonly accepted: number;
+  /** Accepted messages that never landed. */
+  readonly lost: number;
+  /** Rows beyond one per accepted id (real PostgreSQL only). */
+  readonly duplicateRows?: number;
+  /** Messages handled twice by a sink because of the restart (absorbed by idempotency). */
+  readonly redelivered: number;
+  /** From the signal until the restarted host was ready. */
+  readonly downMs: number;
+  /** Exit code after SIGTERM, and how long the stop took. */
+  readonly exitCode?: number;
+  readonly stopMs?: number;
+  /** Accepted requests before the stop whose server span reached the collector (SIGTERM). */
+  readonly spansFlushed?: { expected: number; received: number };
+  readonly landedAfterMs: number;
+}
+
+/** Stops the host with `signal` mid-stream, restarts it, and checks that nothing was lost. */
+export async function restartScenario(
+  backends: Backends,
+  options: { signal: "SIGKILL" | "SIGTERM"; loadSeconds: number; stopAfterSeconds: number },
+): Promise<RestartFigures> {
+  const receiver = await OtlpReceiver.start();
+  const env = hostEnv(backends, receiver);
+  let host = await HostProcess.start(env);
+  const first = host;
+  const load = new Load(host.urls.app1, 8, 5);
+  let second: HostProcess | undefined;
+  try {
+    await sleep(options.stopAfterSeconds * 1000);
+    const beforeStop = load.report;
+    const stopped = Date.now();
+    host.kill(options.signal);
+    const status = await host.exited;
+    const stopMs = Date.now() - stopped;
+    second = host = await HostProcess.start(env);
+    const downMs = Date.now() - stopped;
+    await sleep(Math.max(0, options.loadSeconds - options.stopAfterSeconds) * 1000);
+    const report = await load.stop();
+    const all = [...report.accepted["/Message"], ...report.accepted["/Message/Post-Message"]];
+    const landed = await waitLanded(host.urls, report.accepted);
+    let spansFlushed: RestartFigures["spansFlushed"];
+    if (options.signal === "SIGTERM") {
+      // Every request answered 2xx before the stop had its server span exported at exit.
+      const expected = beforeStop.accepted["/Message"].length +
+        beforeStop.accepted["/Message/Post-Message"].length;
+      const received = receiver.spans.filter((span) =>
+        span.service === "app1" && span.resource["process.pid"] === first.pid &&
+        span.kind === 2 && Number(span.attributes["http.response.status_code"]) < 300
+      ).length;
+      spansFlushed = { expected, received };
+    }
+    return {
+      backends: backends.name,
+      signal: options.signal,
+      sent: report.sent,
+      accepted: all.length,
+      lost: landed.missing.length,
+      duplicateRows: await rowsPerId(backends, report.accepted["/Message"]),
+      redelivered: redelivered([...first.lines, ...host.lines]),
+      downMs,
+      exitCode: options.signal === "SIGTERM" ? status.code : undefined,
+      stopMs: options.signal === "SIGTERM" ? stopMs : undefined,
+      spansFlushed,
+      landedAfterMs: landed.ms,
+    };
+  } finally {
+    await load.stop();
+    for (const running of [first, second]) {
+      if (!running) continue;
+      try {
+        running.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await running.exited;
+    }
+    await receiver.stop();
+  }
+}
+
+/** A dependency the outage scenario takes away. */
+export type Dependency = "postgres" | "redis" | "kafka" | "otlp";
+
+/** Figures of a dependency outage under load. */
+export interface OutageFigures {
+  readonly dependency: Dependency;
+  readonly backends: string;
+  readonly outageMs: number;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly lost: number;
+  /** Answers to the path that needs the dependency, during the outage. */
+  readonly duringOutage: Record<string, number>;
+  /** Answers to the other path, during the outage (it should keep working). */
+  readonly otherPathDuring: Record<string, number>;
+  /** What `/readyz` of the service using the dependency said during the outage. */
+  readonly readyzDuring: number[];
+  /** From the dependency's return to the first success on the path that needs it. */
+  readonly recoveryMs: number;
+  /** From the dependency's return until every accepted message had landed. */
+  readonly landedAfterMs: number;
+  /** Telemetry dropped (OTLP outage): counted by reason. */
+  readonly telemetryDropped?: Record<string, number>;
+  /** OTLP outage: warnings logged about failing export, per signal, and recoveries logged. */
+  readonly exportWarnings?: Record<string, number>;
+  readonly exportRecoveries?: number;
+  /** OTLP outage: spans received after the endpoint came back. */
+  readonly spansAfter?: number;
+}
+
+/** Takes `dependency` away for `outageSeconds` under load, gives it back, and measures. */
+export async function outageScenario(
+  backends: Backends,
+  dependency: Dependency,
+  options: { outageSeconds: number; otlpMode?: "refuse" | "blackhole" },
+): Promise<OutageFigures> {
+  const receiver = await OtlpReceiver.start();
+  const otlpProxy = await TcpProxy.start({ hostname: "127.0.0.1", port: receiver.port });
+  const test = await startTestHost({
+    env: {
+      ...backends.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpProxy.port}`,
+      EXECUTOR_SCHEDULE: "0 0 0 1 1 *",
+    },
+    receiver,
+    services: ["app1", "app2", "app3", "app4"],
+  });
+  const needs: Record<Dependency, { path: FlowPath; service: "app1" | "app3" | "app4" }> = {
+    postgres: { path: "/Message", service: "app3" },
+    redis: { path: "/Message/Post-Message", service: "app4" },
+    kafka: { path: "/Message/Post-Message", service: "app1" },
+    otlp: { path: "/Message", service: "app1" },
+  };
+  const { path, service } = needs[dependency];
+  const other: FlowPath = path === "/Message" ? "/Message/Post-Message" : "/Message";
+  const load = new Load(test.url("app1"), 4, 20);
+  try {
+    await sleep(1500);
+    const before = load.report;
+    const outageStarted = Date.now();
+    if (dependency === "postgres") await backends.postgresProxy!.cut("refuse");
+    if (dependency === "redis") await backends.redisProxy!.cut("refuse");
+    if (dependency === "kafka") backends.kafka!.pause();
+    if (dependency === "otlp") await otlpProxy.cut(options.otlpMode ?? "refuse");
+    const readyzDuring: number[] = [];
+    while (Date.now() - outageStarted < options.outageSeconds * 1000) {
+      const response = await fetch(`${test.url(service)}/readyz`).catch(() => undefined);
+      await response?.body?.cancel();
+      readyzDuring.push(response?.status ?? 0);
+      await sleep(1000);
+    }
+    const during = load.report;
+    if (dependency === "postgres") await backends.postgresProxy!.restore();
+    if (dependency === "redis") await backends.redisProxy!.restore();
+    if (dependency === "kafka") backends.kafka!.resume();
+    if (dependency === "otlp") await otlpProxy.restore();
+    const restored = Date.now();
+    const outageMs = restored - outageStarted;
+    const spansAtRestore = receiver.spans.length;
+    // The first success on the path that needs the dependency, probed on its own.
+    let recoveryMs = -1;
+    while (Date.now() - restored < 60_000) {
+      const response = await fetch(`${test.url("app1")}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ content: "recovery probe" }),
+      }).catch(() => undefined);
+      await response?.body?.cancel();
+      if (response?.ok) {
+        recoveryMs = Date.now() - restored;
+        break;
+      }
+      await sleep(100);
+    }
+    await sleep(1500);
+    const report = await load.stop();
+    const landed = await waitLanded(
+      { app3: test.url("app3"), app4: test.url("app4") },
+      report.accepted,
+    );
+    const figures: OutageFigures = {
+      dependency,
+      backends: backends.name,
+      outageMs,
+      sent: report.sent,
+      accepted: report.accepted["/Message"].length +
+        report.accepted["/Message/Post-Message"].length,
+      lost: landed.missing.length,
+      duringOutage: delta(before, during, path),
+      otherPathDuring: delta(before, during, other),
+      readyzDuring,
+      recoveryMs,
+      landedAfterMs: Date.now() - restored,
+    };
+    if (dependency !== "otlp") return figures;
+    await waitFor(
+      "spans after the collector came back",
+      () => receiver.spans.length > spansAtRestore || undefined,
+    );
+    const metrics = await (await fetch(`${test.url("app1")}/metrics`)).text();
+    const dropped: Record<string, number> = {};
+    for (
+      const match of metrics.matchAll(
+        /^otel_dropped_total\{signal="(\w+)",reason="(\w+)"\} (\d+)/gm,
+      )
+    ) {
+      dropped[`${match[1]} ${match[2]}`] = Number(match[3]);
+    }
+    const warnings: Record<string, number> = {};
+    for (const line of test.logs) {
+      if (!line.includes('"OTLP export failing')) continue;
+      const signal = JSON.parse(line).signal as string;
+      warnings[signal] = (warnings[signal] ?? 0) + 1;
+    }
+    return {
+      ...figures,
+      telemetryDropped: dropped,
+      exportWarnings: warnings,
+      exportRecoveries: test.logs.filter((line) => line.includes('"OTLP export recovered"')).length,
+      spansAfter: receiver.spans.length - spansAtRestore,
+    };
+  } finally {
+    await load.stop();
+    await test.stop();
+    await otlpProxy.stop();
+    await receiver.stop();
+    if (dependency === "kafka") backends.kafka?.resume();
+  }
+}
+
+/** Answers to `path` between two load reports, by status. */
+function delta(before: LoadReport, after: LoadReport, path: FlowPath): Record<string, number> {
+  const answers: Record<string, number> = {};
+  for (const [status, count] of Object.entries(after.byPath[path])) {
+    const more = count - (before.byPath[path][status] ?? 0);
+    if (more > 0) answers[status] = more;
+  }
+  return answers;
+}
+
+/** Figures of a poison message on a partition followed by a good one. */
+export interface PoisonFigures {
+  readonly backends: string;
+  /** The good message behind the poison was handled. */
+  readonly goodLanded: boolean;
+  readonly deadLetter?: { value: string; headers: Record<string, string> };
+  readonly failedMetric: number;
+  readonly msToLand: number;
+}
+
+/** Publishes a malformed message, then a good one with the same key (so the same partition). */
+export async function poisonScenario(backends: Backends): Promise<PoisonFigures> {
+  const test: TestHost = await startTestHost({
+    env: { ...backends.env, EXECUTOR_SCHEDULE: "0 0 0 1 1 *" },
+    services: ["app1", "app2", "app3", "app4"],
+  });
+  try {
+    const bus = test.host.bus!;
+    const id = crypto.randomUUID();
+    const started = Date.now();
+    await bus.send("Purchase", { key: id, value: "{not json", headers: {} });
+    const published = await fetch(`${test.url("app1")}/Message/Post-Message`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, content: "behind the poison" }),
+    });
+    await published.body?.cancel();
+    const goodLanded = await waitFor("the good message behind the poison", async () => {
+      const response = await fetch(`${test.url("app4")}/Message/${id}`);
+      await response.body?.cancel();
+      return response.status === 200 || undefined;
+    }).catch(() => false);
+    const msToLand = Date.now() - started;
+    let deadLetter: PoisonFigures["deadLetter"];
+    const inspector = await bus.subscribe(
+      `dlq-inspector-${crypto.randomUUID()}`,
+      "Purchase" + DLQ_SUFFIX,
+      (batch, control) => {
+        for (const message of batch.messages) {
+          if (message.key === id) {
+            deadLetter = { value: message.value, headers: { ...message.headers } };
+          }
+          control.resolveOffset(message.offset);
+        }
+        return Promise.resolve();
+      },
+    );
+    await waitFor("the dead letter", () => deadLetter, 30_000).catch(() => undefined);
+    await inspector.stop();
+    const metrics = await (await fetch(`${test.url("app2")}/metrics`)).text();
+    const failed = /^kafka_messages_failed_total\{topic="Purchase",group="app2"\} (\d+)/m.exec(
+      metrics,
+    );
+    return {
+      backends: backends.name,
+      goodLanded,
+      deadLetter,
+      failedMetric: Number(failed?.[1] ?? 0),
+      msToLand,
+    };
+  } finally {
+    await test.stop();
+  }
+}
