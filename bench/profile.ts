@@ -1,0 +1,136 @@
+/**
+ * Finds where a server under test spends its time: runs it with `--cpu-prof` on the server CPU,
+ * drives it with wrk like the benchmark does, stops it (the profile is written at exit) and prints
+ * the functions with the most self time and the most inclusive time.
+ *
+ * ```sh
+ * deno run -A bench/profile.ts host [seconds]      # host, full telemetry
+ * deno run -A bench/profile.ts host_off [seconds]  # host, telemetry off
+ * deno run -A bench/profile.ts bare [seconds]      # the limit
+ * ```
+ * @module
+ */
+import { MESSAGE_PATH } from "./handler.ts";
+import { startSink } from "./otlp_sink.ts";
+import { detectCpus, freePort, pinSelf, spawnChild, waitForHttp } from "./process.ts";
+import { runWrk } from "./wrk.ts";
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
+  readonly children?: readonly number[];
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** A function's share of the samples. */
+export interface ProfileEntry {
+  readonly name: string;
+  readonly selfPercent: number;
+  readonly totalPercent: number;
+}
+
+function label(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url.replace(/^.*\/node_modules\/\.deno\//, "npm:").replace(
+    /^file:\/\/.*?\/(bench|runtime|functions)\//,
+    "$1/",
+  );
+  return `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
+}
+
+/** Self and inclusive time per function of a `.cpuprofile`, largest first. */
+export function summarize(profile: CpuProfile): ProfileEntry[] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((id, index) => {
+    const weight = profile.timeDeltas[index] ?? 0;
+    all += weight;
+    const leaf = byId.get(id)!;
+    self.set(label(leaf), (self.get(label(leaf)) ?? 0) + weight);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = label(byId.get(at)!);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      total.set(name, (total.get(name) ?? 0) + weight);
+    }
+  });
+  return [...total.keys()].map((name) => ({
+    name,
+    selfPercent: 100 * (self.get(name) ?? 0) / all,
+    totalPercent: 100 * (total.get(name) ?? 0) / all,
+  }));
+}
+
+async function main(): Promise<void> {
+  const variant = Deno.args[0] ?? "host";
+  const seconds = Number(Deno.args[1] ?? 10);
+  const cpus = await detectCpus();
+  await pinSelf(cpus);
+  const dir = await Deno.makeTempDir({ prefix: "bench-profile-" });
+  const sink = await startSink({ logFile: `${dir}/sink.log`, cpus });
+  const port = freePort();
+  const module =
+    new URL(variant === "bare" ? "./bare_server.ts" : "./host_server.ts", import.meta.url)
+      .pathname;
+  const child = spawnChild(
+    [Deno.execPath(), "run", "-A", "--cpu-prof", `--cpu-prof-dir=${dir}`, module, String(port)],
+    {
+      logFile: `${dir}/server.log`,
+      cpus,
+      cpu: cpus.server,
+      env: {
+        APP1_PORT: String(port),
+        ...(variant === "host_off"
+          ? { OTEL_SDK_DISABLED: "true" }
+          : { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint }),
+      },
+    },
+  );
+  const url = `http://127.0.0.1:${port}${MESSAGE_PATH}`;
+  await waitForHttp(url, {
+    child,
+    init: () => ({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"content":"probe"}',
+    }),
+  });
+  const result = await runWrk({ url, seconds, cpus });
+  console.log(`${variant}: ${result.rps.toFixed(0)} req/s (under the profiler)`);
+  await child.stop();
+  await sink.stop();
+  const file = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const entries = summarize(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)));
+  const show = (title: string, key: "selfPercent" | "totalPercent", count: number) => {
+    console.log(`\n${title}`);
+    for (const entry of [...entries].sort((a, b) => b[key] - a[key]).slice(0, count)) {
+      console.log(
+        `${entry.selfPercent.toFixed(1).padStart(5)}% self ${
+          entry.totalPercent.toFixed(1).padStart(5)
+        }% total  ${entry.name}`,
+      );
+    }
+  };
+  show("top self time", "selfPercent", 40);
+  show("top inclusive time", "totalPercent", 60);
+  console.log(`\nprofile: ${dir}/${file.name}`);
+}
+
+if (import.meta.main) await main();
