@@ -2,7 +2,7 @@
  * One side of the Kafka pair, as its own process: consumes `--count` messages of `--topic` in a
  * fresh `--group`, then writes when it handled the first and the last one to `--result`.
  *
- * - `--mode bare`: a kafkajs consumer with the host's settings (eachBatch, 4 partitions at once,
+ * - `--mode bare`: a kafkajs consumer with the settings of runtime/messaging/kafka.ts (eachBatch, 4 partitions at once,
  *   offsets resolved per message, heartbeat per message, commits after each batch) running the
  *   benchmark's record handler without telemetry.
  * - `--mode host`: `startHost` with one Kafka-triggered function running the same handler, so
@@ -76,7 +76,7 @@ async function runBare(): Promise<void> {
     rebalanceTimeout: SESSION_TIMEOUT_MS,
     heartbeatInterval: Math.max(100, Math.floor(SESSION_TIMEOUT_MS / 10)),
     allowAutoTopicCreation: true,
-    maxWaitTimeInMs: 1000,
+    maxWaitTimeInMs: 100,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
   });
   await consumer.connect();
