@@ -6,7 +6,7 @@
  * ```ts
  * import { loadConfig } from "./config.ts";
  * const config = loadConfig({ APP1_PORT: "9001" }, ["--service", "app1,app3"]);
- * console.log(config.services, config.ports.app1); // ["app1", "app3"] 9001
+ * console.log(config.services, config.ports.app1); // ["app3", "app1"] (start order) 9001
  * ```
  * @module
  */
@@ -127,6 +127,15 @@ export function loadConfig(
       [name, port],
     ) => [name, integer(`${name.toUpperCase()}_PORT`, port, 0, 65535)]),
   ) as Record<ServiceName, number>;
+
+  const taken = new Map<number, string>();
+  for (const name of services) {
+    const port = ports[name];
+    if (port === 0) continue;
+    const other = taken.get(port);
+    if (other) problems.push(`${other} and ${name} cannot both listen on port ${port}`);
+    taken.set(port, name);
+  }
 
   const schedule = read("EXECUTOR_SCHEDULE") ?? "*/5 * * * * *";
   try {
@@ -250,8 +259,14 @@ function parseTelemetry(
 ): TelemetryConfig {
   const disabled = read("OTEL_SDK_DISABLED")?.toLowerCase() === "true";
   const base = (read("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318").replace(/\/+$/, "");
+  if (!isUrl(base, ["http:", "https:"])) {
+    problems.push(
+      `OTEL_EXPORTER_OTLP_ENDPOINT=${JSON.stringify(base)} must be an http:// or https:// URL`,
+    );
+  }
   const endpoint = (name: string, path: string): string => {
-    const url = read(name) ?? `${base}${path}`;
+    const url = read(name);
+    if (url === undefined) return `${base}${path}`;
     if (!isUrl(url, ["http:", "https:"])) {
       problems.push(`${name}=${JSON.stringify(url)} must be an http:// or https:// URL`);
     }

@@ -49,7 +49,8 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/host.pid`;
   const token = `${Deno.pid}:${crypto.randomUUID()}`;
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
     try {
       await Deno.writeTextFile(path, token, { createNew: true });
       return async () => {
@@ -58,10 +59,36 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       };
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const owner = Number((await Deno.readTextFile(path).catch(() => "")).split(":")[0]);
-      if (owner > 0 && isAlive(owner)) throw new DataDirBusyError(dir, owner);
-      await Deno.remove(path).catch(() => {}); // left by a host that was killed
     }
+    const stale = await Deno.readTextFile(path).catch(() => undefined);
+    if (stale === undefined) continue; // its owner just let go
+    const owner = Number(stale.split(":")[0]);
+    if (owner > 0 && isAlive(owner)) throw new DataDirBusyError(dir, owner);
+    await removeStale(path, stale);
   }
   throw new Error(`could not take ${path}`);
+}
+
+/**
+ * Removes the pid file a killed host left, if it still holds `stale`. Hosts starting together
+ * take turns through a second file, so none removes the one another has just written.
+ */
+async function removeStale(path: string, stale: string): Promise<void> {
+  const turn = `${path}.takeover`;
+  try {
+    await Deno.writeTextFile(turn, String(Deno.pid), { createNew: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    // Another host is taking over; a turn file older than 10 s belongs to one that died doing so.
+    const age = Date.now() -
+      ((await Deno.stat(turn).catch(() => undefined))?.mtime?.getTime() ?? 0);
+    if (age > 10_000) await Deno.remove(turn).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return;
+  }
+  try {
+    if (await Deno.readTextFile(path).catch(() => undefined) === stale) await Deno.remove(path);
+  } finally {
+    await Deno.remove(turn).catch(() => {});
+  }
 }

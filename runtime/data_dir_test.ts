@@ -100,8 +100,7 @@ Deno.test("lockDataDir: releasing leaves alone a pid file someone else now owns"
 });
 
 Deno.test({
-  name: "BUG: lockDataDir: two hosts taking over the same stale pid file do not both get it",
-  ignore: true,
+  name: "lockDataDir: two hosts taking over the same stale pid file do not both get it",
   fn: async () => {
     for (let round = 0; round < 40; round++) {
       const dir = await Deno.makeTempDir();

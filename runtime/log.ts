@@ -59,10 +59,10 @@ export function createLogger(options: LoggerOptions): Logger {
       service,
       message,
       ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
-      ...serializeFields(fields),
     };
-    write(JSON.stringify(record));
-    sink?.(record);
+    const full = Object.assign(record, serializeFields(fields));
+    write(toJson(full));
+    sink?.(full);
   };
   return {
     debug: (message, fields) => emit("debug", message, fields),
@@ -72,13 +72,39 @@ export function createLogger(options: LoggerOptions): Logger {
   };
 }
 
-/** Turns errors into `{type, message}` so a record never carries a stack or a cause chain. */
+/** The names a record's own fields use; a field of the same name is kept as `field.<name>`. */
+const RESERVED = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
+
+/**
+ * Turns errors into `{type, message}` (never a stack or a cause chain) and BigInts into strings,
+ * and keeps fields from overwriting the record's own.
+ */
 function serializeFields(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error
+    out[RESERVED.has(key) ? `field.${key}` : key] = value instanceof Error
       ? { type: value.name, message: value.message.slice(0, 500) }
+      : typeof value === "bigint"
+      ? String(value)
       : value;
   }
   return out;
+}
+
+/** JSON for a record; a field JSON cannot encode (cycles, nested BigInts) becomes a string. */
+function toJson(record: LogRecord): string {
+  try {
+    return JSON.stringify(record, (_, value) => typeof value === "bigint" ? String(value) : value);
+  } catch {
+    const safe: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(record)) {
+      try {
+        JSON.stringify(value, (_, v) => typeof v === "bigint" ? String(v) : v);
+        safe[key] = value;
+      } catch {
+        safe[key] = `[unserializable ${typeof value}]`;
+      }
+    }
+    return JSON.stringify(safe, (_, value) => typeof value === "bigint" ? String(value) : value);
+  }
 }

@@ -154,8 +154,7 @@ Deno.test("createLogger: without a sink it only writes", () => {
 });
 
 Deno.test({
-  name: "BUG: createLogger: fields cannot overwrite time, level, service, message or trace ids",
-  ignore: true,
+  name: "createLogger: fields cannot overwrite time, level, service, message or trace ids",
   fn: () => {
     const { tracer } = memoryTracer();
     const { log, parsed } = capture("info", "app4");
@@ -179,8 +178,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "BUG: createLogger: a field JSON cannot encode (BigInt) does not make logging throw",
-  ignore: true,
+  name: "createLogger: a field JSON cannot encode (BigInt) does not make logging throw",
   fn: () => {
     const { log, parsed } = capture();
     assert.doesNotThrow(() => log.info("offset", { offset: 5n }));

@@ -12,7 +12,8 @@
 import { services } from "../functions/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startHost } from "./host.ts";
-import { writeStdout } from "./log.ts";
+import { errorType } from "./errors.ts";
+import { createLogger, writeStdout } from "./log.ts";
 
 function fail(message: string, code: number): never {
   writeStdout(JSON.stringify({
@@ -31,6 +32,13 @@ try {
   if (error instanceof ConfigError) fail(error.message, 2);
   throw error;
 }
+
+// A stray rejection in some client library must not take every service down with it.
+const log = createLogger({ service: "host", level: config.logLevel });
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  log.error("unhandled promise rejection", { error_type: errorType(event.reason) });
+});
 
 let host;
 try {

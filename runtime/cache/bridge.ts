@@ -85,13 +85,13 @@ export function createBridgeHandler(
       return json({ error: `unknown endpoint ${path}` }, 404);
     }
     if (request.method !== "POST") return json({ error: "use POST" }, 405);
-    const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BRIDGE_BODY_BYTES) {
+    const text = await readLimited(request, MAX_BRIDGE_BODY_BYTES);
+    if (text === undefined) {
       return json({ error: `body exceeds ${MAX_BRIDGE_BODY_BYTES} bytes` }, 413);
     }
     let body: unknown;
     try {
-      body = JSON.parse(await request.text());
+      body = JSON.parse(text);
     } catch {
       return json({ error: "body is not valid JSON" }, 400);
     }
@@ -146,6 +146,26 @@ export function startRestBridge(
       onError: () => json({ error: "bridge error" }, 500),
     }, handler);
   });
+}
+
+/** The body as text, or undefined once it passes `maxBytes` (declared or streamed). */
+async function readLimited(request: Request, maxBytes: number): Promise<string | undefined> {
+  if (Number(request.headers.get("content-length") ?? 0) > maxBytes) return undefined;
+  if (request.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 function commandProblem(command: unknown): string | undefined {

@@ -54,8 +54,11 @@ export interface CacheOptions {
   readonly timeoutMs?: number;
 }
 
-/** Redis error replies start with an upper-case code (`ERR`, `WRONGTYPE`, …). */
-const REDIS_ERROR = /^([A-Z]{2,20})\b/;
+/**
+ * Redis error replies start with an upper-case code (`ERR`, `WRONGTYPE`, …); the client's
+ * auto-pipelining puts "Command failed: " in front.
+ */
+const REDIS_ERROR = /^(?:Command failed: )?([A-Z]{2,20})\b/;
 
 /** Maps an @upstash/redis failure to what the caller should do about it. */
 export function classifyCacheError(error: unknown): Error {

@@ -198,8 +198,7 @@ Deno.test("classifyCacheError: everything else means Redis is unavailable", () =
 });
 
 Deno.test({
-  name: "BUG: connectCache: a command Redis refuses is a CacheError, not 'redis is unavailable'",
-  ignore: true,
+  name: "connectCache: a command Redis refuses is a CacheError, not 'redis is unavailable'",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { withDeadline } from "../deadline.ts";
 
 /** A reply value: bulk and simple strings as strings, integers as numbers, nil as null. */
 export type RespValue = string | number | null | RespError | RespValue[];
@@ -152,10 +153,13 @@ export class RedisConnection {
     const replies = commands.map(() =>
       new Promise<RespValue>((resolve, reject) => this.#pending.push({ resolve, reject }))
     );
+    const all = Promise.all(replies);
+    // If the write fails first, the replies are rejected with nobody waiting on them yet.
+    all.catch(() => {});
     const bytes = encodeCommands(commands);
     const written = this.#writes.then(() => writeAll(socket, bytes));
     this.#writes = written.catch(() => {});
-    return written.then(() => Promise.all(replies));
+    return written.then(() => all);
   }
 
   #connect(): Promise<Deno.TcpConn> {
@@ -184,7 +188,17 @@ export class RedisConnection {
     const db = this.#url.pathname.slice(1);
     if (/^\d+$/.test(db) && db !== "0") setup.push(["SELECT", db]);
     if (setup.length > 0) {
-      for (const reply of await this.#exchange(socket, setup)) {
+      let replies: RespValue[];
+      try {
+        replies = await withDeadline(
+          this.#exchange(socket, setup),
+          this.#options.commandTimeoutMs,
+        );
+      } catch (error) {
+        this.#fail(socket, error);
+        throw new RedisConnectionError("redis did not answer AUTH/SELECT", { cause: error });
+      }
+      for (const reply of replies) {
         if (reply instanceof RespError) {
           const error = new RedisConnectionError(`redis refused setup: ${reply.message}`);
           this.#fail(socket, error);

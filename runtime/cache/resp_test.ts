@@ -389,8 +389,7 @@ fakeTest("RedisConnection: close fails the commands waiting for replies", async 
 });
 
 Deno.test({
-  name: "BUG: RedisConnection: a server that accepts but never answers AUTH does not hang send",
-  ignore: true,
+  name: "RedisConnection: a server that accepts but never answers AUTH does not hang send",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -417,8 +416,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "BUG: RedisConnection: a connection failing while a large command is written rejects cleanly (no unhandled rejection)",
-  ignore: true,
+    "RedisConnection: a connection failing while a large command is written rejects cleanly (no unhandled rejection)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

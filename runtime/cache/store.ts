@@ -20,6 +20,8 @@ interface Entry {
   value: string;
   /** Unix milliseconds, or undefined for no expiry. */
   expiresAt: number | undefined;
+  /** When the key was created, in creation order: SCAN's cursor, stable across deletes. */
+  seq: number;
 }
 
 /** A journal line: set (key, value, expiresAt|null) or delete (key) or flush. */
@@ -35,13 +37,15 @@ const notInteger = () => new RespError("ERR value is not an integer or out of ra
 
 /** An in-process store behind the same command interface as a Redis server. */
 export class EmbeddedStore implements CommandBackend {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: Map<string, Entry>;
+  #lastSeq: number;
   readonly #journal: Deno.FsFile;
   readonly #sweeper: ReturnType<typeof setInterval>;
 
   private constructor(journal: Deno.FsFile, entries: Map<string, Entry>) {
     this.#journal = journal;
     this.#entries = entries;
+    this.#lastSeq = entries.size;
     this.#sweeper = setInterval(() => this.#sweep(), 30_000);
     Deno.unrefTimer(this.#sweeper);
   }
@@ -66,7 +70,8 @@ export class EmbeddedStore implements CommandBackend {
         continue; // a line cut short by a crash mid-write
       }
       if (record[0] === "s") {
-        entries.set(record[1], { value: record[2], expiresAt: record[3] ?? undefined });
+        const seq = entries.get(record[1])?.seq ?? entries.size + 1;
+        entries.set(record[1], { value: record[2], expiresAt: record[3] ?? undefined, seq });
       } else if (record[0] === "d") entries.delete(record[1]);
       else entries.clear();
     }
@@ -78,7 +83,11 @@ export class EmbeddedStore implements CommandBackend {
     await Deno.writeTextFile(`${path}.tmp`, compacted);
     await Deno.rename(`${path}.tmp`, path);
     const journal = await Deno.open(path, { append: true });
-    return new EmbeddedStore(journal, new Map(live));
+    // Creation numbers start afresh, in the same order.
+    return new EmbeddedStore(
+      journal,
+      new Map(live.map(([key, entry], i) => [key, { ...entry, seq: i + 1 }])),
+    );
   }
 
   /** Runs the commands in order; a store never fails as a whole, only per command. */
@@ -108,7 +117,8 @@ export class EmbeddedStore implements CommandBackend {
   }
 
   #put(key: string, value: string, expiresAt: number | undefined, writes: JournalLine[]): void {
-    this.#entries.set(key, { value, expiresAt });
+    const seq = this.#entries.get(key)?.seq ?? ++this.#lastSeq;
+    this.#entries.set(key, { value, expiresAt, seq });
     writes.push(["s", key, value, expiresAt ?? null]);
   }
 
@@ -157,7 +167,8 @@ export class EmbeddedStore implements CommandBackend {
       case "PSETEX": {
         if (!arity(3)) return wrongArgs(name);
         const amount = toInteger(args[1]);
-        if (amount === undefined || amount <= 0) {
+        if (amount === undefined) return notInteger();
+        if (amount <= 0) {
           return new RespError(`ERR invalid expire time in '${name.toLowerCase()}' command`);
         }
         this.#put(args[0], args[2], now + amount * (name === "SETEX" ? 1000 : 1), writes);
@@ -219,23 +230,26 @@ export class EmbeddedStore implements CommandBackend {
       case "DECRBY": {
         const byArg = name.endsWith("BY");
         if (!arity(byArg ? 2 : 1)) return wrongArgs(name);
-        const step = byArg ? toInteger(args[1]) : 1;
+        const step = byArg ? toInt64(args[1]) : 1n;
         const entry = this.#get(args[0]);
-        const current = entry ? toInteger(entry.value) : 0;
+        const current = entry ? toInt64(entry.value) : 0n;
         if (step === undefined || current === undefined) return notInteger();
         const next = current + (name.startsWith("DECR") ? -step : step);
+        if (next > INT64_MAX || next < INT64_MIN) {
+          return new RespError("ERR increment or decrement would overflow");
+        }
         this.#put(args[0], String(next), entry?.expiresAt, writes);
-        return next;
+        return Number(next);
       }
       case "APPEND": {
         if (!arity(2)) return wrongArgs(name);
         const entry = this.#get(args[0]);
         const value = (entry?.value ?? "") + args[1];
         this.#put(args[0], value, entry?.expiresAt, writes);
-        return value.length;
+        return encoder.encode(value).length;
       }
       case "STRLEN":
-        return arity(1) ? (this.#get(args[0])?.value.length ?? 0) : wrongArgs(name);
+        return arity(1) ? encoder.encode(this.#get(args[0])?.value ?? "").length : wrongArgs(name);
       case "TYPE":
         return arity(1) ? (this.#get(args[0]) ? "string" : "none") : wrongArgs(name);
       case "DBSIZE":
@@ -305,7 +319,11 @@ export class EmbeddedStore implements CommandBackend {
     return returnOld ? old : "OK";
   }
 
-  /** SCAN cursor [MATCH pattern] [COUNT n]: the cursor is an index into the sorted keys. */
+  /**
+   * SCAN cursor [MATCH pattern] [COUNT n]. The cursor is the creation number of the last key
+   * visited, so deletes never make a page skip a key (a key deleted and created again may come
+   * twice, as Redis allows).
+   */
   #scan(args: readonly string[]): RespValue {
     if (args.length < 1) return wrongArgs("SCAN");
     const cursor = toInteger(args[0]);
@@ -323,13 +341,22 @@ export class EmbeddedStore implements CommandBackend {
         count = parsed;
       } else if (option !== "TYPE") return syntaxError();
     }
-    const keys = [...this.#entries.keys()].sort();
-    const page = keys.slice(cursor, cursor + count);
-    const next = cursor + count >= keys.length ? 0 : cursor + count;
-    return [
-      String(next),
-      page.filter((key) => (!pattern || pattern.test(key)) && this.#get(key) !== undefined),
-    ];
+    // Map order is creation order, which is ascending `seq`.
+    const page: string[] = [];
+    let visited = 0;
+    let last = 0;
+    let more = false;
+    for (const [key, entry] of this.#entries) {
+      if (entry.seq <= cursor) continue;
+      if (visited === count) {
+        more = true;
+        break;
+      }
+      visited++;
+      last = entry.seq;
+      if ((!pattern || pattern.test(key)) && this.#get(key) !== undefined) page.push(key);
+    }
+    return [String(more ? last : 0), page];
   }
 }
 
@@ -337,8 +364,19 @@ function isExpired(entry: Entry, now: number): boolean {
   return entry.expiresAt !== undefined && entry.expiresAt <= now;
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/** A signed 64-bit integer in decimal, as Redis reads one. */
+function toInt64(text: string): bigint | undefined {
+  if (!/^-?\d{1,19}$/.test(text)) return undefined;
+  const value = BigInt(text);
+  return value > INT64_MAX || value < INT64_MIN ? undefined : value;
+}
+
 function toInteger(text: string): number | undefined {
-  return /^-?\d{1,15}$/.test(text) ? Number(text) : undefined;
+  const value = toInt64(text);
+  return value === undefined ? undefined : Number(value);
 }
 
 /** Redis glob patterns: `*`, `?`, `[abc]`, `[^a]`, `\x`. */

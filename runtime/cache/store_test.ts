@@ -433,8 +433,7 @@ Deno.test("EmbeddedStore: many overwrites compact to one line on reopen", async 
 });
 
 Deno.test({
-  name: "BUG: EmbeddedStore: STRLEN and APPEND count bytes like Redis, not UTF-16 units",
-  ignore: true,
+  name: "EmbeddedStore: STRLEN and APPEND count bytes like Redis, not UTF-16 units",
   fn: async () => {
     await withStore(async (store) => {
       assert.equal(await run(store, "APPEND", "k", "héllo"), 6);
@@ -446,8 +445,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "BUG: EmbeddedStore: SETEX with a non-integer time is 'value is not an integer' like Redis",
-  ignore: true,
+  name: "EmbeddedStore: SETEX with a non-integer time is 'value is not an integer' like Redis",
   fn: async () => {
     await withStore(async (store) => {
       assert.equal(
@@ -459,8 +457,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "BUG: EmbeddedStore: INCR works on any 64-bit integer, not only up to 15 digits",
-  ignore: true,
+  name: "EmbeddedStore: INCR works on any 64-bit integer, not only up to 15 digits",
   fn: async () => {
     await withStore(async (store) => {
       await run(store, "SET", "n", "1234567890123456"); // 16 digits: a valid Redis integer
@@ -476,9 +473,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "BUG: EmbeddedStore: SCAN returns every key present for the whole iteration, despite deletes",
-  ignore: true,
+  name: "EmbeddedStore: SCAN returns every key present for the whole iteration, despite deletes",
   fn: async () => {
     await withStore(async (store) => {
       for (const key of ["a", "b", "c", "d", "e", "f"]) await run(store, "SET", key, "v");

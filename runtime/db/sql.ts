@@ -27,8 +27,15 @@ const PATTERNS: ReadonlyArray<readonly [string, RegExp]> = [
 
 /** Describes `text`; the operation is its first keyword when no pattern names a table. */
 export function describeQuery(text: string): QueryDescription {
+  // Only the statement's own clauses count: drop literals, then parenthesised parts
+  // (function calls like extract(epoch from …), sub-queries), innermost first.
+  let outer = text.replace(/'(?:[^']|'')*'/g, "''");
+  for (let previous = ""; previous !== outer;) {
+    previous = outer;
+    outer = outer.replace(/\([^()]*\)/g, " ");
+  }
   for (const [operation, pattern] of PATTERNS) {
-    const match = pattern.exec(text);
+    const match = pattern.exec(outer);
     if (match) return { operation, collection: match[1].replaceAll('"', "") };
   }
   const keyword = /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase();

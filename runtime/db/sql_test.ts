@@ -58,8 +58,7 @@ Deno.test("describeQuery: the first FROM after SELECT names the table, joins inc
 });
 
 Deno.test({
-  name: "BUG: describeQuery: FROM inside a function call (extract, substring) is not the table",
-  ignore: true,
+  name: "describeQuery: FROM inside a function call (extract, substring) is not the table",
   fn: () => {
     assert.deepEqual(
       describeQuery("select extract(epoch from created_at) as at from messages where id = $1"),

@@ -28,6 +28,7 @@ export function handleErrors(log: Logger): ErrorHandler {
   return (error, c) => {
     const span = trace.getActiveSpan();
     if (error instanceof HTTPException) {
+      if (span && error.status >= 500) recordError(span, error);
       return c.json({ error: error.message || "bad request" }, error.status);
     }
     if (span) recordError(span, error);

@@ -14,6 +14,7 @@
  */
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { extractContext } from "../telemetry/propagation.ts";
 
 /** The route Hono reports for a request that matched no function. */
@@ -49,7 +50,10 @@ export function traceRequests(tracer: Tracer): MiddlewareHandler {
       span.setAttribute("http.response.status_code", status);
       if (status >= 500) {
         span.setStatus({ code: SpanStatusCode.ERROR });
-        if (c.error === undefined) span.setAttribute("error.type", String(status));
+        // Exceptions of the function are recorded by type; a status it chose is its own type.
+        if (c.error === undefined || c.error instanceof HTTPException) {
+          span.setAttribute("error.type", String(status));
+        }
       }
       span.end();
     }

@@ -137,8 +137,7 @@ Deno.test("traceRequests: a 4xx HTTPException leaves the span unset", async () =
 });
 
 Deno.test({
-  name: "BUG: traceRequests: a 5xx HTTPException gets error.type like any 5xx",
-  ignore: true,
+  name: "traceRequests: a 5xx HTTPException gets error.type like any 5xx",
   fn: async () => {
     const { app, telemetry } = tracedApp();
     assert.equal((await app.request("http://localhost/unavailable")).status, 503);

@@ -313,6 +313,8 @@ class EmbeddedSubscription implements Subscription {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
       if (resolved !== undefined) await bus.commit(group, topic, partition, resolved);
+      // A handler that made no progress gets the same messages again, but not in a tight loop.
+      else if (this.#running) await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }

@@ -413,8 +413,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "BUG: EmbeddedBus: a handler that returns without resolving does not starve the event loop",
-  ignore: true,
+  name: "EmbeddedBus: a handler that returns without resolving does not starve the event loop",
   sanitizeOps: false,
   fn: async () => {
     await inTempDir(async (dir) => {
