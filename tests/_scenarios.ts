@@ -202,13 +202,18 @@ export interface RestartFigures {
 /** Stops the host with `signal` mid-stream, restarts it, and checks that nothing was lost. */
 export async function restartScenario(
   backends: Backends,
-  options: { signal: "SIGKILL" | "SIGTERM"; loadSeconds: number; stopAfterSeconds: number },
+  options: {
+    signal: "SIGKILL" | "SIGTERM";
+    loadSeconds: number;
+    stopAfterSeconds: number;
+    clients?: number;
+  },
 ): Promise<RestartFigures> {
   const receiver = await OtlpReceiver.start();
   const env = hostEnv(backends, receiver);
   let host = await HostProcess.start(env);
   const first = host;
-  const load = new Load(host.urls.app1, 8, 5);
+  const load = new Load(host.urls.app1, options.clients ?? 8, 5);
   let second: HostProcess | undefined;
   try {
     await sleep(options.stopAfterSeconds * 1000);
@@ -284,6 +289,8 @@ export interface OutageFigures {
   readonly recoveryMs: number;
   /** From the dependency's return until every accepted message had landed. */
   readonly landedAfterMs: number;
+  /** OTLP outage: whether the endpoint refused connections or swallowed them. */
+  readonly otlpMode?: "refuse" | "blackhole";
   /** Telemetry dropped (OTLP outage): counted by reason. */
   readonly telemetryDropped?: Record<string, number>;
   /** OTLP outage: warnings logged about failing export, per signal, and recoveries logged. */
@@ -297,7 +304,7 @@ export interface OutageFigures {
 export async function outageScenario(
   backends: Backends,
   dependency: Dependency,
-  options: { outageSeconds: number; otlpMode?: "refuse" | "blackhole" },
+  options: { outageSeconds: number; otlpMode?: "refuse" | "blackhole"; clients?: number },
 ): Promise<OutageFigures> {
   const receiver = await OtlpReceiver.start();
   const otlpProxy = await TcpProxy.start({ hostname: "127.0.0.1", port: receiver.port });
@@ -318,7 +325,7 @@ export async function outageScenario(
   };
   const { path, service } = needs[dependency];
   const other: FlowPath = path === "/Message" ? "/Message/Post-Message" : "/Message";
-  const load = new Load(test.url("app1"), 4, 20);
+  const load = new Load(test.url("app1"), options.clients ?? 4, 20);
   try {
     await sleep(1500);
     const before = load.report;
@@ -399,6 +406,7 @@ export async function outageScenario(
     }
     return {
       ...figures,
+      otlpMode: options.otlpMode ?? "refuse",
       telemetryDropped: dropped,
       exportWarnings: warnings,
       exportRecoveries: test.logs.filter((line) => line.includes('"OTLP export recovered"')).length,

@@ -1,0 +1,195 @@
+/**
+ * Delivery guarantees under faults, against the embedded defaults and, when the environment
+ * names real servers, against real PostgreSQL and Redis (each behind a proxy the test cuts) and
+ * a Kafka mock cluster of the test's own (frozen with SIGSTOP). Short runs of the scenarios in
+ * tests/_scenarios.ts; `deno task reliability` runs them longer and writes docs/RELIABILITY.md.
+ */
+import assert from "node:assert/strict";
+import {
+  type Backends,
+  embeddedBackends,
+  type OutageFigures,
+  outageScenario,
+  poisonScenario,
+  realBackends,
+  realBackendsUnavailable,
+  restartScenario,
+} from "./_scenarios.ts";
+
+const reason = realBackendsUnavailable();
+
+/** Registers a scenario test for the embedded defaults and for real servers. */
+function scenario(
+  name: string,
+  fn: (backends: Backends) => Promise<void>,
+  options: { embedded?: boolean; real?: boolean } = {},
+): void {
+  const variants = [
+    ...(options.embedded === false ? [] : [["embedded", embeddedBackends, undefined] as const]),
+    ...(options.real === false ? [] : [["real servers", realBackends, reason] as const]),
+  ];
+  for (const [label, open, cannot] of variants) {
+    Deno.test({
+      name: cannot ? `${name} [${label}: ${cannot}]` : `${name} [${label}]`,
+      ignore: cannot !== undefined,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn() {
+        const backends = await open();
+        try {
+          await fn(backends);
+        } finally {
+          await backends.close();
+        }
+      },
+    });
+  }
+}
+
+/** Only 2xx and 503 answers: the host never failed a request with another error. */
+function assertOnly2xxOr503(
+  figures: { duringOutage: Record<string, number>; otherPathDuring: Record<string, number> },
+) {
+  for (const answers of [figures.duringOutage, figures.otherPathDuring]) {
+    for (const status of Object.keys(answers)) {
+      assert.match(
+        status,
+        /^(2\d\d|503)$/,
+        `unexpected answer ${status}: ${JSON.stringify(answers)}`,
+      );
+    }
+  }
+}
+
+scenario(
+  "SIGKILL mid-stream: every accepted message lands exactly once after a restart",
+  async (backends) => {
+    const figures = await restartScenario(backends, {
+      signal: "SIGKILL",
+      loadSeconds: 5,
+      stopAfterSeconds: 2.5,
+      clients: 4,
+    });
+    assert.ok(figures.accepted > 100, `only ${figures.accepted} messages accepted`);
+    assert.equal(figures.lost, 0, JSON.stringify(figures));
+    if (figures.duplicateRows !== undefined) assert.equal(figures.duplicateRows, 0);
+  },
+);
+
+scenario("SIGTERM under load: exits 0, loses nothing, flushes telemetry", async (backends) => {
+  const figures = await restartScenario(backends, {
+    signal: "SIGTERM",
+    loadSeconds: 5,
+    stopAfterSeconds: 2.5,
+    clients: 4,
+  });
+  assert.equal(figures.exitCode, 0);
+  assert.ok(figures.stopMs! < 15_000, `stop took ${figures.stopMs} ms`);
+  assert.ok(figures.accepted > 100, `only ${figures.accepted} messages accepted`);
+  assert.equal(figures.lost, 0, JSON.stringify(figures));
+  const { expected, received } = figures.spansFlushed!;
+  assert.ok(received >= expected, `${received} of ${expected} server spans reached the collector`);
+});
+
+scenario("a poison message is dead-lettered and does not block its partition", async (backends) => {
+  const figures = await poisonScenario(backends);
+  assert.ok(figures.goodLanded, "the message behind the poison was handled");
+  assert.ok(figures.deadLetter, "the poison reached Purchase.DLQ");
+  assert.equal(figures.deadLetter.value, "{not json");
+  assert.equal(figures.deadLetter.headers["dlq.error.type"], "PermanentError");
+  assert.equal(figures.deadLetter.headers["dlq.original.topic"], "Purchase");
+  assert.equal(figures.deadLetter.headers["dlq.consumer.group"], "app2");
+  assert.match(figures.deadLetter.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+  assert.equal(figures.failedMetric, 1);
+});
+
+scenario(
+  "PostgreSQL down and back: 503s meanwhile, the Kafka path unaffected, no loss",
+  async (backends) => {
+    const figures = await outageScenario(backends, "postgres", { outageSeconds: 5 });
+    assertOutage(figures);
+    assert.ok((figures.duringOutage["503"] ?? 0) > 0, JSON.stringify(figures.duringOutage));
+    assert.ok((figures.otherPathDuring["202"] ?? 0) > 0, JSON.stringify(figures.otherPathDuring));
+  },
+  { embedded: false },
+);
+
+scenario(
+  "Redis down and back: app4 holds its messages and catches up, no loss",
+  async (backends) => {
+    const figures = await outageScenario(backends, "redis", { outageSeconds: 5 });
+    assertOutage(figures);
+    assert.ok((figures.duringOutage["202"] ?? 0) > 0, "messages were still accepted into Kafka");
+    assert.ok((figures.otherPathDuring["201"] ?? 0) > 0, JSON.stringify(figures.otherPathDuring));
+  },
+  { embedded: false },
+);
+
+scenario(
+  "Kafka broker frozen and back: 503s meanwhile, PostgreSQL path unaffected, no loss",
+  async (backends) => {
+    // Longer than the producer's two 5 s request timeouts, so callers see their 503s.
+    const figures = await outageScenario(backends, "kafka", { outageSeconds: 13 });
+    assertOutage(figures);
+    assert.ok((figures.duringOutage["503"] ?? 0) > 0, JSON.stringify(figures.duringOutage));
+    assert.ok((figures.otherPathDuring["201"] ?? 0) > 0, JSON.stringify(figures.otherPathDuring));
+  },
+  { embedded: false },
+);
+
+scenario(
+  "OTLP endpoint refusing: the flow goes on, drops are counted, export resumes",
+  async (backends) => {
+    // Longer than the exporter's 5 s of retries, which absorb a shorter outage without loss.
+    const figures = await outageScenario(backends, "otlp", {
+      outageSeconds: 9,
+      otlpMode: "refuse",
+    });
+    assertTelemetryOutage(figures);
+    assert.ok(
+      (figures.telemetryDropped!["traces export_failed"] ?? 0) > 0,
+      JSON.stringify(figures),
+    );
+  },
+  { real: false },
+);
+
+scenario(
+  "OTLP endpoint silent: the export queue stays bounded, drops are counted",
+  async (backends) => {
+    const figures = await outageScenario(backends, "otlp", {
+      outageSeconds: 8,
+      otlpMode: "blackhole",
+      clients: 6,
+    });
+    assertTelemetryOutage(figures);
+    assert.ok((figures.telemetryDropped!["traces queue_full"] ?? 0) > 0, JSON.stringify(figures));
+  },
+  { real: false },
+);
+
+function assertOutage(figures: OutageFigures): void {
+  assertOnly2xxOr503(figures);
+  assert.ok(
+    figures.readyzDuring.length > 0 && figures.readyzDuring.every((s) => s === 503),
+    `readyz said ${figures.readyzDuring}`,
+  );
+  assert.ok(
+    figures.recoveryMs >= 0 && figures.recoveryMs < 10_000,
+    `recovered after ${figures.recoveryMs} ms`,
+  );
+  assert.equal(figures.lost, 0, JSON.stringify(figures));
+}
+
+function assertTelemetryOutage(figures: OutageFigures): void {
+  assert.deepEqual(Object.keys(figures.duringOutage).filter((s) => !s.startsWith("2")), []);
+  assert.deepEqual(Object.keys(figures.otherPathDuring).filter((s) => !s.startsWith("2")), []);
+  assert.ok(
+    figures.readyzDuring.every((s) => s === 200),
+    "telemetry is not a readiness dependency",
+  );
+  assert.equal(figures.lost, 0);
+  assert.deepEqual(figures.exportWarnings, { traces: 1, logs: 1 }, "said once per signal");
+  assert.ok(figures.exportRecoveries! >= 1, "said when export recovered");
+  assert.ok(figures.spansAfter! > 0, "spans arrive again");
+}
