@@ -25,7 +25,7 @@
  * @module
  */
 import { prometheus } from "@hono/prometheus";
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Readiness } from "../health.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
@@ -56,6 +56,22 @@ function limitHeaders(maxBytes: number): MiddlewareHandler {
   };
 }
 
+/**
+ * Answers 413 with a JSON error when the request body is larger than `maxBytes`. A declared
+ * Content-Length is checked without touching the body, so Deno can hand the handler the whole
+ * body at once instead of through a stream; only a body without one is counted as it streams.
+ */
+function limitBody(maxBytes: number): MiddlewareHandler {
+  const tooLarge = (c: Context) => c.json({ error: `request body exceeds ${maxBytes} bytes` }, 413);
+  const counted = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return (c, next) => {
+    const headers = c.req.raw.headers;
+    const length = headers.get("content-length");
+    if (length === null || headers.has("transfer-encoding")) return counted(c, next);
+    return parseInt(length, 10) > maxBytes ? Promise.resolve(tooLarge(c)) : next();
+  };
+}
+
 /** Builds the full app of a service. */
 export function createServiceApp(options: ServiceAppOptions): Hono {
   const { telemetry, readiness, maxBodyBytes } = options;
@@ -75,10 +91,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     traceRequests(telemetry.tracer),
     registerMetrics,
     limitHeaders(MAX_HEADER_BYTES),
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => c.json({ error: `request body exceeds ${maxBodyBytes} bytes` }, 413),
-    }),
+    limitBody(maxBodyBytes),
   );
   if (options.functions) app.route("/", options.functions);
   app.notFound(notFound);
