@@ -33,6 +33,9 @@ export interface BatcherOptions<T> {
   delayMs?: number;
 }
 
+/** How long items that arrived during an export wait for company before a partial batch goes. */
+const LINGER_MS = 50;
+
 /** Collects items and exports them in batches, one export at a time, within a bounded queue. */
 export class BoundedBatcher<T> {
   readonly #options: Required<BatcherOptions<T>>;
@@ -52,21 +55,14 @@ export class BoundedBatcher<T> {
       return this.#options.onDrop(1, "queue_full");
     }
     this.#queue.push(item);
-    if (this.#queue.length >= this.#options.maxBatchSize) this.#kick();
-    else if (this.#timer === undefined) {
-      const timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#kick();
-      }, this.#options.delayMs);
-      Deno.unrefTimer(timer);
-      this.#timer = timer;
-    }
+    if (this.#queue.length >= this.#options.maxBatchSize) this.#kick(false);
+    else if (this.#timer === undefined) this.#schedule(this.#options.delayMs);
   }
 
   /** Exports everything queued so far. */
   async flush(): Promise<void> {
     while (this.#exporting !== undefined || this.#queue.length > 0) {
-      this.#kick();
+      this.#kick(true);
       await this.#exporting;
     }
   }
@@ -83,14 +79,29 @@ export class BoundedBatcher<T> {
     if (left.length > 0) this.#options.onDrop(left.length, "shutdown");
   }
 
-  #kick(): void {
-    if (this.#exporting !== undefined || this.#queue.length === 0) return;
-    this.#exporting = this.#drain().finally(() => this.#exporting = undefined);
+  /** Exports partial batches after `ms` unless a full one goes first. */
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick(true);
+    }, ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.maxBatchSize);
+  /** Starts exporting full batches, or (`all`) everything queued now, unless an export runs. */
+  #kick(all: boolean): void {
+    if (this.#exporting !== undefined || this.#queue.length === 0) return;
+    this.#exporting = this.#drain(all).finally(() => this.#exporting = undefined);
+  }
+
+  async #drain(all: boolean): Promise<void> {
+    const { maxBatchSize } = this.#options;
+    let owed = all ? this.#queue.length : 0;
+    while (this.#queue.length >= maxBatchSize || owed > 0) {
+      const batch = this.#queue.splice(0, maxBatchSize);
+      owed -= batch.length;
       let ok = false;
       try {
         ok = await this.#options.exportBatch(batch);
@@ -98,6 +109,11 @@ export class BoundedBatcher<T> {
         ok = false;
       }
       if (!ok) this.#options.onDrop(batch.length, "export_failed");
+    }
+    // What arrived during the exports waits a moment for more instead of going out in a small
+    // batch at once: a steady stream is then exported in full batches, not a request per handful.
+    if (this.#queue.length > 0 && !this.#closed) {
+      this.#schedule(Math.min(this.#options.delayMs, LINGER_MS));
     }
   }
 }
