@@ -45,7 +45,7 @@ export interface KafkaBenchResult {
 }
 
 /** Writes `count` messages like the seed's (JSON `{id, content}`, key = id, a `traceparent`). */
-async function preload(brokers: string, topic: string, count: number): Promise<void> {
+export async function preload(brokers: string, topic: string, count: number): Promise<void> {
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING });
   const producer = kafka.producer({
     allowAutoTopicCreation: true,

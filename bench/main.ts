@@ -166,6 +166,8 @@ async function main(): Promise<void> {
       document = undefined;
     }
     await Deno.writeTextFile(path, updateDocument(document, generated));
+    // The document is checked by `deno fmt --check` like everything else.
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", path] }).output();
     progress(`wrote ${path}`);
   }
   const missed = targets(results).filter((row) => row[2] !== "met").length;

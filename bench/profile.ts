@@ -7,12 +7,15 @@
  * deno run -A bench/profile.ts host [seconds]      # host, full telemetry
  * deno run -A bench/profile.ts host_off [seconds]  # host, telemetry off
  * deno run -A bench/profile.ts bare [seconds]      # the limit
+ * deno run -A bench/profile.ts kafka [messages]    # the host's Kafka consumer path
  * ```
  * @module
  */
 import { MESSAGE_PATH } from "./handler.ts";
-import { startSink } from "./otlp_sink.ts";
-import { detectCpus, freePort, pinSelf, spawnChild, waitForHttp } from "./process.ts";
+import { preload } from "./kafka.ts";
+import { startMockKafka } from "./kafka_mock.ts";
+import { type Sink, startSink } from "./otlp_sink.ts";
+import { type Cpus, detectCpus, freePort, pinSelf, spawnChild, waitForHttp } from "./process.ts";
 import { runWrk } from "./wrk.ts";
 
 interface ProfileNode {
@@ -77,6 +80,38 @@ export function summarize(profile: CpuProfile): ProfileEntry[] {
   }));
 }
 
+/** Runs the host's consumer path over `messages` preloaded messages under the profiler. */
+async function profileKafka(dir: string, messages: number, cpus: Cpus, sink: Sink): Promise<void> {
+  const mock = await startMockKafka({ logFile: `${dir}/mock.log`, cpus });
+  try {
+    const topic = `profile-${Date.now()}`;
+    await preload(mock.brokers, topic, messages);
+    const child = spawnChild(
+      [
+        ...[Deno.execPath(), "run", "-A", "--cpu-prof", `--cpu-prof-dir=${dir}`],
+        new URL("./kafka_consumer.ts", import.meta.url).pathname,
+        ...["--mode", "host", "--brokers", mock.brokers, "--topic", topic, "--group", topic],
+        ...["--count", String(messages), "--result", `${dir}/result.json`],
+      ],
+      {
+        logFile: `${dir}/consumer.log`,
+        cpus,
+        cpu: cpus.server,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint },
+      },
+    );
+    await child.exited;
+    const result = JSON.parse(Deno.readTextFileSync(`${dir}/result.json`));
+    console.log(
+      `kafka: ${(result.count / result.ms * 1000).toFixed(0)} msg/s (under the profiler); ${
+        (await sink.stats()).spans
+      } spans exported`,
+    );
+  } finally {
+    await mock.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const variant = Deno.args[0] ?? "host";
   const seconds = Number(Deno.args[1] ?? 10);
@@ -84,6 +119,19 @@ async function main(): Promise<void> {
   await pinSelf(cpus);
   const dir = await Deno.makeTempDir({ prefix: "bench-profile-" });
   const sink = await startSink({ logFile: `${dir}/sink.log`, cpus });
+  if (variant === "kafka") await profileKafka(dir, Number(Deno.args[1] ?? 50_000), cpus, sink);
+  else await profileHttp(variant, seconds, dir, cpus, sink);
+  await sink.stop();
+  report(dir);
+}
+
+async function profileHttp(
+  variant: string,
+  seconds: number,
+  dir: string,
+  cpus: Cpus,
+  sink: Sink,
+): Promise<void> {
   const port = freePort();
   const module =
     new URL(variant === "bare" ? "./bare_server.ts" : "./host_server.ts", import.meta.url)
@@ -114,7 +162,9 @@ async function main(): Promise<void> {
   const result = await runWrk({ url, seconds, cpus });
   console.log(`${variant}: ${result.rps.toFixed(0)} req/s (under the profiler)`);
   await child.stop();
-  await sink.stop();
+}
+
+function report(dir: string): void {
   const file = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
   const entries = summarize(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)));
