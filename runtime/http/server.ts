@@ -48,7 +48,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 function limitHeaders(maxBytes: number): MiddlewareHandler {
   return async (c, next) => {
     let size = 0;
-    for (const [name, value] of c.req.raw.headers) size += name.length + value.length + 4;
+    // forEach, not for-of: Deno's Headers iterator costs several times more per request.
+    c.req.raw.headers.forEach((value, name) => size += name.length + value.length + 4);
     if (size > maxBytes) {
       return c.json({ error: `request headers exceed ${maxBytes} bytes` }, 431);
     }
