@@ -57,6 +57,8 @@ async function handleBatch(
   const { fn, telemetry } = options;
   const labels = { topic: fn.topic, group: fn.group };
   for (const message of batch.messages) {
+    const turning = eventLoopTurn();
+    if (turning) await turning;
     if (!control.isRunning() || control.isStale()) return;
     const started = performance.now();
     const done = await processMessage(options, batch, message, control);
@@ -69,6 +71,29 @@ async function handleBatch(
     );
     await control.heartbeat();
   }
+}
+
+/** Longest the consumers may keep the event loop to themselves. */
+const TURN_EVERY_MS = 10;
+let lastTurn = performance.now();
+let turn: Promise<void> | undefined;
+
+/**
+ * Lets the event loop turn every few milliseconds. Handlers that never wait on I/O would
+ * otherwise run whole batches (of every partition and consumer at once) as one chain of
+ * microtasks, starving everything else in the process: telemetry exports, whose queues then
+ * overflow and drop, HTTP requests and timers. All consumers wait for the same turn.
+ */
+function eventLoopTurn(): Promise<void> | undefined {
+  if (performance.now() - lastTurn < TURN_EVERY_MS) return undefined;
+  turn ??= new Promise((resolve) =>
+    setTimeout(() => {
+      turn = undefined;
+      lastTurn = performance.now();
+      resolve();
+    }, 0)
+  );
+  return turn;
 }
 
 /** Handles one message; false when the consumer stopped before it was done. */
