@@ -12,8 +12,10 @@
  * ```
  * @module
  */
+import { Kafka, logLevel, Partitioners } from "kafkajs";
 import postgres from "postgres";
 import { RedisConnection } from "../runtime/cache/resp.ts";
+import { clientSettings, consumerSettings, RUN_SETTINGS } from "./kafka_settings.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
 import { type Child, type Cpus, denoRun, freePort, spawnChild, waitForHttp } from "./process.ts";
 import { percentile } from "./stats.ts";
@@ -316,4 +318,68 @@ async function cleanUp(backends: FlowBackends, tag: string, redisIds: string[]):
   } finally {
     redis.close();
   }
+}
+
+/**
+ * The floor of one Kafka hop on this broker: a bare kafkajs producer (acks=all) and a consumer with
+ * the host's settings, one message every `1 / rate` s, timed from send to the consumer's batch.
+ */
+export async function kafkaHopLatency(
+  brokers: string,
+  rate: number,
+  seconds: number,
+): Promise<PathLatency> {
+  const kafka = new Kafka({ ...clientSettings([brokers]), logLevel: logLevel.NOTHING });
+  const topic = `hop-${Date.now()}`;
+  const producer = kafka.producer({
+    allowAutoTopicCreation: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const consumer = kafka.consumer(consumerSettings(`${topic}-group`));
+  const sent = new Map<string, number>();
+  const latencies: number[] = [];
+  try {
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ key: "warm-up", value: "{}" }] });
+    let joined: () => void = () => {};
+    const join = new Promise<void>((resolve) => joined = resolve);
+    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      ...RUN_SETTINGS,
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        const now = performance.now();
+        for (const message of batch.messages) {
+          const key = message.key?.toString() ?? "";
+          const started = sent.get(key);
+          if (started !== undefined) {
+            latencies.push(now - started);
+            sent.delete(key);
+          }
+          resolveOffset(message.offset);
+          await heartbeat();
+        }
+      },
+    });
+    await join;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const ticks = Math.round(rate * seconds);
+    const start = performance.now();
+    for (let i = 0; i < ticks; i++) {
+      const wait = start + i * 1000 / rate - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const key = crypto.randomUUID();
+      sent.set(key, performance.now());
+      await producer.send({ topic, acks: -1, messages: [{ key, value: "{}" }] });
+    }
+    const until = performance.now() + 10_000;
+    while (sent.size > 0 && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+  }
+  return summarize(latencies, sent.size);
 }

@@ -2,9 +2,9 @@
  * One side of the Kafka pair, as its own process: consumes `--count` messages of `--topic` in a
  * fresh `--group`, then writes when it handled the first and the last one to `--result`.
  *
- * - `--mode bare`: a kafkajs consumer with the settings of runtime/messaging/kafka.ts (eachBatch, 4 partitions at once,
- *   offsets resolved per message, heartbeat per message, commits after each batch) running the
- *   benchmark's record handler without telemetry.
+ * - `--mode bare`: a kafkajs consumer with the host's settings (`kafka_settings.ts`: eachBatch,
+ *   4 partitions at once, offsets resolved and a heartbeat per message, commits after each batch)
+ *   running the benchmark's record handler without telemetry.
  * - `--mode host`: `startHost` with one Kafka-triggered function running the same handler, so
  *   each message goes through the host's consumer path (a CONSUMER span per message, context from
  *   the headers, metrics, the logger) with telemetry exported to `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -15,13 +15,19 @@
  * ```
  * @module
  */
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka } from "kafkajs";
 import { parseArgs } from "node:util";
 import { services } from "../functions/mod.ts";
 import { loadConfig } from "../runtime/config.ts";
 import { startHost } from "../runtime/host.ts";
 import { defineService, type IncomingMessage, type Logger } from "../runtime/mod.ts";
 import { handleRecord, silentLog } from "./handler.ts";
+import {
+  clientSettings,
+  consumerSettings,
+  RUN_SETTINGS,
+  SESSION_TIMEOUT_MS,
+} from "./kafka_settings.ts";
 
 /** What a consumer process reports. */
 export interface ConsumerResult {
@@ -29,9 +35,6 @@ export interface ConsumerResult {
   /** From the start of the first message's handling to the end of the last one's. */
   readonly ms: number;
 }
-
-/** The session timeout both sides use (the host's default). */
-export const SESSION_TIMEOUT_MS = 10_000;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -62,28 +65,12 @@ function handle(record: IncomingMessage, log: Logger): void {
 
 async function runBare(): Promise<void> {
   const decoder = new TextDecoder();
-  const kafka = new Kafka({
-    clientId: "otel-functions",
-    brokers: values.brokers!.split(","),
-    connectionTimeout: 3000,
-    requestTimeout: 5000,
-    logLevel: logLevel.WARN,
-    retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
-  });
-  const consumer = kafka.consumer({
-    groupId: values.group!,
-    sessionTimeout: SESSION_TIMEOUT_MS,
-    rebalanceTimeout: SESSION_TIMEOUT_MS,
-    heartbeatInterval: Math.max(100, Math.floor(SESSION_TIMEOUT_MS / 10)),
-    allowAutoTopicCreation: true,
-    maxWaitTimeInMs: 100,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
-  });
+  const kafka = new Kafka(clientSettings(values.brokers!.split(",")));
+  const consumer = kafka.consumer(consumerSettings(values.group!));
   await consumer.connect();
   await consumer.subscribe({ topic: values.topic!, fromBeginning: true });
   await consumer.run({
-    partitionsConsumedConcurrently: 4,
-    eachBatchAutoResolve: false,
+    ...RUN_SETTINGS,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) return;

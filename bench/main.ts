@@ -15,7 +15,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { RedisConnection } from "../runtime/cache/resp.ts";
-import { type FlowBackends, type FlowBenchResult, runFlowBench } from "./flow.ts";
+import { type FlowBackends, type FlowBenchResult, kafkaHopLatency, runFlowBench } from "./flow.ts";
 import { runHttpBench } from "./http.ts";
 import { runKafkaBench } from "./kafka.ts";
 import { startMockKafka } from "./kafka_mock.ts";
@@ -139,6 +139,16 @@ async function main(): Promise<void> {
     }
     if (jobs.has("flow")) {
       const flow = { ...settings.flow, cpus, workDir, progress };
+      results.kafkaHop = await kafkaHopLatency(
+        mock!.brokers,
+        settings.flow.rate,
+        Math.min(10, settings.flow.seconds),
+      );
+      progress(
+        `kafka hop reference: p50 ${results.kafkaHop.p50Ms.toFixed(1)} ms, p99 ${
+          results.kafkaHop.p99Ms.toFixed(1)
+        } ms`,
+      );
       if (servers.problem) skipped.push(`flow against real servers (${servers.problem})`);
       else {
         const backends: FlowBackends = { databaseUrl, redisUrl, kafkaBrokers: mock!.brokers };

@@ -27,6 +27,8 @@ export interface BenchResults {
   readonly http?: HttpBenchResult;
   readonly kafka?: KafkaBenchResult;
   readonly flows: readonly FlowBenchResult[];
+  /** One bare kafkajs hop on the same broker, the floor of each Kafka hop of the flow. */
+  readonly kafkaHop?: PathLatency;
   readonly skipped: readonly string[];
   readonly startup?: StartupBenchResult;
 }
@@ -213,7 +215,18 @@ export function renderResults(results: BenchResults): string {
       "### The seed's flow, end to end\n\n" +
         table(
           ["path", "p50 ms", "p99 ms", "max ms", "samples"],
-          results.flows.flatMap(flowRows),
+          [
+            ...results.flows.flatMap(flowRows),
+            ...(results.kafkaHop
+              ? [[
+                "reference: one bare kafkajs hop on the same broker (send, acks=all → eachBatch)",
+                f(results.kafkaHop.p50Ms, 1),
+                f(results.kafkaHop.p99Ms, 1),
+                f(results.kafkaHop.maxMs, 1),
+                `${results.kafkaHop.samples}`,
+              ]]
+              : []),
+          ],
         ) +
         "\n\n" +
         results.flows.map((flow) =>
