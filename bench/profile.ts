@@ -50,6 +50,57 @@ function label(node: ProfileNode): string {
   return `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
 }
 
+/** Where time goes, by the first of these found walking up from the sampled frame. */
+const CATEGORIES: ReadonlyArray<readonly [string, RegExp]> = [
+  ["outside JS (Deno's Rust HTTP server, I/O, the kernel)", /^\(idle\)/],
+  ["garbage collection", /^\(garbage collector\)/],
+  ["OTLP export (serialization, transport)", /otlp-|exporter-|runtime\/telemetry\/batcher/],
+  ["log line (JSON, stdout, OTLP log record)", /runtime\/log\.ts|sdk-logs|^sink runtime/],
+  [
+    "spans (SDK start/end, propagation)",
+    /sdk-trace|runtime\/telemetry\/propagation|api\/build\/src\/trace/,
+  ],
+  ["metrics (prom-client)", /prom-client/],
+  [
+    "the function (handler, readMessage, c.json)",
+    /bench\/handler|functions\/_shared|hono\/dist\/context/,
+  ],
+  ["Kafka client (kafkajs)", /kafkajs/],
+  [
+    "host middleware and context manager",
+    /runtime\/(http|messaging)|@hono\+prometheus|context-async-hooks|api\/build\/src\/(api|context)|deno_node\/async_hooks/,
+  ],
+  ["Hono routing and composition", /hono@/],
+];
+
+/** Self time by {@linkcode CATEGORIES}, in percent of all samples; the rest is "other". */
+export function categorize(profile: CpuProfile): Array<[string, number]> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const totals = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((id, index) => {
+    const weight = profile.timeDeltas[index] ?? 0;
+    all += weight;
+    let category = "other (Deno's JS glue for requests and responses, timers, …)";
+    search: for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = label(byId.get(at)!);
+      for (const [title, pattern] of CATEGORIES) {
+        if (pattern.test(name)) {
+          category = title;
+          break search;
+        }
+      }
+    }
+    totals.set(category, (totals.get(category) ?? 0) + weight);
+  });
+  return [...totals].map(([name, weight]): [string, number] => [name, 100 * weight / all])
+    .sort((a, b) => b[1] - a[1]);
+}
+
 /** Self and inclusive time per function of a `.cpuprofile`, largest first. */
 export function summarize(profile: CpuProfile): ProfileEntry[] {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -167,7 +218,8 @@ async function profileHttp(
 function report(dir: string): void {
   const file = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const entries = summarize(JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`)));
+  const profile = JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`));
+  const entries = summarize(profile);
   const show = (title: string, key: "selfPercent" | "totalPercent", count: number) => {
     console.log(`\n${title}`);
     for (const entry of [...entries].sort((a, b) => b[key] - a[key]).slice(0, count)) {
@@ -180,6 +232,10 @@ function report(dir: string): void {
   };
   show("top self time", "selfPercent", 40);
   show("top inclusive time", "totalPercent", 60);
+  console.log("\nby category (self time)");
+  for (const [name, percent] of categorize(profile)) {
+    console.log(`${percent.toFixed(1).padStart(5)}%  ${name}`);
+  }
   console.log(`\nprofile: ${dir}/${file.name}`);
 }
 
