@@ -41,6 +41,11 @@ export interface MemoryResult {
   /** Trend over the second half of the load, in MiB per 10k requests. */
   readonly slopeMibPer10k: number;
   readonly samples: number;
+  /**
+   * The lowest V8 heap-in-use sample (`deno_memory_heap_used_bytes`, scraped every second) in
+   * each tenth of the load: the live heap after the collections, whatever capacity V8 keeps.
+   */
+  readonly heapLows: readonly number[];
   /** RSS at 0 %, 10 %, … 100 % of the load. */
   readonly series: readonly number[];
   readonly load: WrkResult;
@@ -149,16 +154,31 @@ export async function runStartupBench(options: StartupBenchOptions): Promise<Sta
     const afterStartBytes = child.rss()!;
     const heapAfterStart = await heapGauges(app1);
     const samples: Array<[number, number]> = [];
+    const heapSamples: Array<[number, number]> = [];
     const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     const sampler = setInterval(() => {
       const rss = child.rss();
-      if (rss !== undefined) samples.push([(performance.now() - started) / 1000, rss]);
+      if (rss !== undefined) samples.push([seconds(), rss]);
     }, 250);
+    let scraping = false;
+    const heapSampler = setInterval(async () => {
+      if (scraping) return;
+      scraping = true;
+      try {
+        heapSamples.push([seconds(), (await heapGauges(app1)).heapUsedBytes]);
+      } catch {
+        // a scrape that fails under load is just a missing sample
+      } finally {
+        scraping = false;
+      }
+    }, 1000);
     let load: WrkResult;
     try {
       load = await sustain(`${app1}/Message`, options);
     } finally {
       clearInterval(sampler);
+      clearInterval(heapSampler);
     }
     const afterLoadBytes = child.rss()!;
     const heapAfterLoad = await heapGauges(app1);
@@ -174,6 +194,10 @@ export async function runStartupBench(options: StartupBenchOptions): Promise<Sta
       maxBytes: Math.max(...samples.map(([, rss]) => rss)),
       slopeMibPer10k: perSecond / load.rps * 10_000 / 2 ** 20,
       samples: samples.length,
+      heapLows: Array.from({ length: 10 }, (_, i) => {
+        const inTenth = heapSamples.filter(([at]) => at >= end * i / 10 && at < end * (i + 1) / 10);
+        return Math.min(...inTenth.map(([, bytes]) => bytes));
+      }),
       series: Array.from(
         { length: 11 },
         (_, i) =>
