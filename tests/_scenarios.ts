@@ -283,8 +283,10 @@ export interface OutageFigures {
   readonly duringOutage: Record<string, number>;
   /** Answers to the other path, during the outage (it should keep working). */
   readonly otherPathDuring: Record<string, number>;
-  /** What `/readyz` of the service using the dependency said during the outage. */
+  /** What `/readyz` of the service using the dependency said during the outage, each second. */
   readonly readyzDuring: number[];
+  /** From the outage's start to the first `/readyz` answer that was not 200 (-1: none). */
+  readonly readyzDetectedMs: number;
   /** From the dependency's return to the first success on the path that needs it. */
   readonly recoveryMs: number;
   /** From the dependency's return until every accepted message had landed. */
@@ -335,10 +337,13 @@ export async function outageScenario(
     if (dependency === "kafka") backends.kafka!.pause();
     if (dependency === "otlp") await otlpProxy.cut(options.otlpMode ?? "refuse");
     const readyzDuring: number[] = [];
+    let readyzDetectedMs = -1;
     while (Date.now() - outageStarted < options.outageSeconds * 1000) {
       const response = await fetch(`${test.url(service)}/readyz`).catch(() => undefined);
       await response?.body?.cancel();
-      readyzDuring.push(response?.status ?? 0);
+      const status = response?.status ?? 0;
+      if (status !== 200 && readyzDetectedMs < 0) readyzDetectedMs = Date.now() - outageStarted;
+      readyzDuring.push(status);
       await sleep(1000);
     }
     const during = load.report;
@@ -381,6 +386,7 @@ export async function outageScenario(
       duringOutage: delta(before, during, path),
       otherPathDuring: delta(before, during, other),
       readyzDuring,
+      readyzDetectedMs,
       recoveryMs,
       landedAfterMs: Date.now() - restored,
     };

@@ -85,6 +85,19 @@ for (const [name, open] of suites) {
 const s = (ms: number) => (ms / 1000).toFixed(1);
 const answers = (record: Record<string, number>) =>
   Object.entries(record).map(([status, count]) => `${count}×${status}`).join(", ") || "none";
+/** The readiness samples, collapsed: `200, 503 ×12 (not ready after 1.0 s)`. */
+const readyz = (f: OutageFigures) => {
+  const runs: string[] = [];
+  let i = 0;
+  while (i < f.readyzDuring.length) {
+    let j = i;
+    while (j < f.readyzDuring.length && f.readyzDuring[j] === f.readyzDuring[i]) j++;
+    runs.push(j - i > 1 ? `${f.readyzDuring[i]} ×${j - i}` : `${f.readyzDuring[i]}`);
+    i = j;
+  }
+  const detected = f.readyzDetectedMs >= 0 ? ` (not ready after ${s(f.readyzDetectedMs)} s)` : "";
+  return runs.join(", ") + detected;
+};
 const lines: string[] = [];
 const row = (...cells: unknown[]) => lines.push(`| ${cells.join(" | ")} |`);
 
@@ -152,7 +165,8 @@ lines.push(
   "",
   "The dependency goes away while the load runs; *during* counts the answers app1 gave in that",
   "time on the path that needs the dependency and on the other path; *readyz* is what the",
-  "service using it reported, sampled each second; *recovery* is the time from the dependency's",
+  "service using it reported, sampled each second (and how soon after the outage began it first",
+  "said not ready); *recovery* is the time from the dependency's",
   "return to the first success on the path that needs it.",
   "",
 );
@@ -178,7 +192,7 @@ for (const f of outages.filter((o) => o.dependency !== "otlp")) {
     f.lost,
     answers(f.duringOutage),
     answers(f.otherPathDuring),
-    [...new Set(f.readyzDuring)].join("/"),
+    readyz(f),
     f.recoveryMs,
     s(f.landedAfterMs),
   );
