@@ -64,7 +64,7 @@ export interface Host {
 /** Options of {@linkcode startHost}. */
 export interface HostOptions {
   /** Where log lines go; stdout by default. */
-  readonly write?: (line: string) => void;
+  readonly write?: (line: string, urgent: boolean) => void;
 }
 
 type Definitions = Readonly<Record<ServiceName, ServiceDefinition>>;

@@ -31,8 +31,8 @@ export interface LogRecord {
 export interface LoggerOptions {
   readonly service: string;
   readonly level: LogLevel;
-  /** Writes one line; stdout by default. */
-  readonly write?: (line: string) => void;
+  /** Writes one line (`urgent` for errors); buffered stdout by default. */
+  readonly write?: (line: string, urgent: boolean) => void;
   /** Receives every record that passed the level filter, e.g. to export it over OTLP. */
   readonly sink?: (record: LogRecord) => void;
 }
@@ -40,11 +40,46 @@ export interface LoggerOptions {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const encoder = new TextEncoder();
 
-/** Writes a line to stdout in full, even when the pipe takes it in pieces. */
-export function writeStdout(line: string): void {
-  let bytes = encoder.encode(line + "\n");
+/** Buffered stdout lines are written at once past this many characters. */
+const FLUSH_AT_CHARS = 64 * 1024;
+let pending: string[] = [];
+let pendingChars = 0;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Queues a line for stdout. The lines of one turn of the event loop go out together in one
+ * write at the start of the next (or at once past 64 KiB), instead of a system call per line;
+ * `urgent` lines (errors) are written at once with everything queued before them, and whatever
+ * is queued when the process exits (`Deno.exit`, the end of the event loop) is written then.
+ * Only SIGKILL can lose a line, and only one written in the last turn.
+ */
+export function writeStdout(line: string, urgent = false): void {
+  pending.push(line);
+  pendingChars += line.length + 1;
+  if (urgent || pendingChars >= FLUSH_AT_CHARS) {
+    flushStdout();
+  } else if (flushTimer === undefined) {
+    const timer = setTimeout(flushStdout, 0);
+    Deno.unrefTimer(timer);
+    flushTimer = timer;
+  }
+}
+
+/** Writes every queued line to stdout in full, even when the pipe takes it in pieces. */
+export function flushStdout(): void {
+  if (flushTimer !== undefined) {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+  }
+  if (pending.length === 0) return;
+  const text = pending.join("\n") + "\n";
+  pending = [];
+  pendingChars = 0;
+  let bytes = encoder.encode(text);
   while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
 }
+
+globalThis.addEventListener("unload", flushStdout);
 
 /** Creates a logger for a service. */
 export function createLogger(options: LoggerOptions): Logger {
@@ -61,7 +96,7 @@ export function createLogger(options: LoggerOptions): Logger {
       ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
     };
     const full = Object.assign(record, serializeFields(fields));
-    write(toJson(full));
+    write(toJson(full), level === "error");
     sink?.(full);
   };
   return {

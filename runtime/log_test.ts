@@ -185,3 +185,71 @@ Deno.test({
     assert.equal(parsed()[0].message, "offset");
   },
 });
+
+/** Runs a script that logs through the default (stdout) writer; returns its stdout and status. */
+async function runLogging(body: string, kill = false) {
+  const script = `import { createLogger, writeStdout } from ${
+    JSON.stringify(new URL("./log.ts", import.meta.url).href)
+  };\nconst log = createLogger({ service: "t", level: "info" });\n${body}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  const decoder = new TextDecoder();
+  if (kill) {
+    // Wait for the line that says the script reached its point of no return, then SIGKILL.
+    while (!text.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    child.kill("SIGKILL");
+  }
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value);
+  }
+  const status = await child.status;
+  const messages = text.trim().split("\n").map((line) =>
+    line.startsWith("{") ? JSON.parse(line).message : line
+  );
+  return { messages, code: status.code };
+}
+
+Deno.test("writeStdout: the lines of one turn reach stdout in order, and all of them at Deno.exit", async () => {
+  const { messages, code } = await runLogging(
+    `for (let i = 0; i < 3; i++) log.info("line " + i);\nDeno.exit(3);`,
+  );
+  assert.equal(code, 3);
+  assert.deepEqual(messages, ["line 0", "line 1", "line 2"]);
+});
+
+Deno.test("writeStdout: queued lines go out on the next turn, and when the event loop ends", async () => {
+  const { messages } = await runLogging(
+    `log.info("first");\nawait new Promise((r) => setTimeout(r, 20));\nlog.info("last");`,
+  );
+  assert.deepEqual(messages, ["first", "last"]);
+});
+
+Deno.test("writeStdout: an error goes out at once with the lines before it, even if SIGKILL follows", async () => {
+  const { messages, code } = await runLogging(
+    `log.info("before");\nlog.error("failed");\nwriteStdout("ready", true);\n` +
+      `log.info("never flushed");\nconst start = Date.now();\nwhile (Date.now() - start < 10_000) {}`,
+    true,
+  );
+  assert.notEqual(code, 0);
+  assert.deepEqual(messages, ["before", "failed", "ready"]);
+});
+
+Deno.test("writeStdout: past 64 KiB the queue is written without waiting for the next turn", async () => {
+  const { messages } = await runLogging(
+    `for (let i = 0; i < 200; i++) log.info("x".repeat(1000));\nwriteStdout("ready", true);\n` +
+      `const start = Date.now();\nwhile (Date.now() - start < 10_000) {}`,
+    true,
+  );
+  assert.equal(messages.length, 201);
+});

@@ -13,15 +13,18 @@ import { services } from "../functions/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startHost } from "./host.ts";
 import { errorType } from "./errors.ts";
-import { createLogger, writeStdout } from "./log.ts";
+import { createLogger, flushStdout, writeStdout } from "./log.ts";
 
 function fail(message: string, code: number): never {
-  writeStdout(JSON.stringify({
-    time: new Date().toISOString(),
-    level: "error",
-    service: "host",
-    message,
-  }));
+  writeStdout(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      level: "error",
+      service: "host",
+      message,
+    }),
+    true,
+  );
   Deno.exit(code);
 }
 
@@ -39,6 +42,9 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   log.error("unhandled promise rejection", { error_type: errorType(event.reason) });
 });
+
+// An uncaught exception still ends the process, but not before the log lines queued before it.
+globalThis.addEventListener("error", () => flushStdout());
 
 let host;
 try {

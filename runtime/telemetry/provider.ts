@@ -104,7 +104,7 @@ export function createServiceTelemetry(
   service: string,
   config: Pick<Config, "telemetry" | "logLevel">,
   status: ExportStatus,
-  write?: (line: string) => void,
+  write?: (line: string, urgent: boolean) => void,
 ): ServiceTelemetry {
   installContextManager();
   const metrics = createMetrics();
