@@ -314,7 +314,10 @@ const text = lines.join("\n");
 if (quick && !Deno.args.includes("--write")) {
   console.log(text);
 } else {
-  await Deno.writeTextFile(new URL("../docs/RELIABILITY.md", import.meta.url), text);
+  const path = new URL("../docs/RELIABILITY.md", import.meta.url);
+  await Deno.writeTextFile(path, text);
+  // The document is checked by `deno fmt --check` like everything else.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", path.pathname] }).output();
   say("wrote docs/RELIABILITY.md");
 }
 const lost = [...restarts, ...outages].reduce((sum, f) => sum + f.lost, 0);
