@@ -65,7 +65,10 @@ export function writeStdout(line: string, urgent = false): void {
   }
 }
 
-/** Writes every queued line to stdout in full, even when the pipe takes it in pieces. */
+/**
+ * Writes every queued line to stdout in full, even when the pipe takes it in pieces. A stdout
+ * that cannot be written (closed, broken pipe) loses the lines, never the process.
+ */
 export function flushStdout(): void {
   if (flushTimer !== undefined) {
     clearTimeout(flushTimer);
@@ -76,7 +79,11 @@ export function flushStdout(): void {
   pending = [];
   pendingChars = 0;
   let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+  } catch {
+    // Nowhere left to say it; the OTLP copy of each record still goes out.
+  }
 }
 
 globalThis.addEventListener("unload", flushStdout);

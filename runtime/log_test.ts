@@ -253,3 +253,20 @@ Deno.test("writeStdout: past 64 KiB the queue is written without waiting for the
   );
   assert.equal(messages.length, 201);
 });
+
+Deno.test("writeStdout: a closed stdout loses lines, not the process", async () => {
+  const script =
+    `import { createLogger } from ${
+      JSON.stringify(new URL("./log.ts", import.meta.url).href)
+    };\nconst log = createLogger({ service: "t", level: "info" });\n` +
+    `await new Promise((r) => setTimeout(r, 200));\nlog.info("into a closed pipe");\n` +
+    `log.error("again, at once");\nawait new Promise((r) => setTimeout(r, 50));\nDeno.exit(7);`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await child.stdout.cancel();
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assert.equal(status.code, 7, stderr);
+});
