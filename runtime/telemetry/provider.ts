@@ -128,41 +128,53 @@ export function createServiceTelemetry(
     "process.runtime.version": Deno.version.deno,
     "host.name": Deno.hostname(),
   }));
-  const countDrop = (signal: Signal) => (count: number, reason: string) =>
-    metrics.telemetryDropped.inc({ signal, reason }, count);
-  const exportVia = <T>(
+  /** One signal's way out: a bounded batcher exporting through `exporter` to `endpoint`. */
+  const pipeline = <T>(
     signal: Signal,
     endpoint: string,
-    exporter: { export(items: T[], done: (result: ExportResult) => void): void },
-  ) =>
-  (items: T[]): Promise<boolean> =>
-    new Promise((resolve) =>
-      exporter.export(items, (result) => {
-        status.record(signal, endpoint, result);
-        if (result.code !== ExportResultCode.SUCCESS) {
-          metrics.telemetryExportFailures.inc({ signal });
-        }
-        resolve(result.code === ExportResultCode.SUCCESS);
-      })
-    );
-
-  const spanExporter = new OTLPTraceExporter({
-    url: settings.tracesEndpoint,
+    exporter: {
+      export(items: T[], done: (result: ExportResult) => void): void;
+      shutdown(): Promise<void>;
+    },
+  ) => {
+    const batcher = new BoundedBatcher<T>({
+      exportBatch: (items) =>
+        new Promise((resolve) =>
+          exporter.export(items, (result) => {
+            status.record(signal, endpoint, result);
+            if (result.code !== ExportResultCode.SUCCESS) {
+              metrics.telemetryExportFailures.inc({ signal });
+            }
+            resolve(result.code === ExportResultCode.SUCCESS);
+          })
+        ),
+      onDrop: (count, reason) => metrics.telemetryDropped.inc({ signal, reason }, count),
+    });
+    return {
+      add: (item: T) => batcher.add(item),
+      flush: () => batcher.flush(),
+      shutdown: async () => {
+        await batcher.shutdown();
+        await withDeadline(exporter.shutdown(), 1000).catch(() => {});
+      },
+    };
+  };
+  const exporterOptions = (url: string) => ({
+    url,
     headers: settings.headers,
     timeoutMillis: 5_000,
   });
-  const spans = new BoundedBatcher<ReadableSpan>({
-    exportBatch: exportVia("traces", settings.tracesEndpoint, spanExporter),
-    onDrop: countDrop("traces"),
-  });
+
+  const spans = pipeline<ReadableSpan>(
+    "traces",
+    settings.tracesEndpoint,
+    new OTLPTraceExporter(exporterOptions(settings.tracesEndpoint)),
+  );
   const spanProcessor: SpanProcessor = {
     onStart: () => {},
     onEnd: (span) => spans.add(span),
-    forceFlush: () => spans.flush(),
-    shutdown: async () => {
-      await spans.shutdown();
-      await withDeadline(spanExporter.shutdown(), 1000).catch(() => {});
-    },
+    forceFlush: spans.flush,
+    shutdown: spans.shutdown,
   };
   const tracerProvider = new BasicTracerProvider({
     resource,
@@ -170,22 +182,15 @@ export function createServiceTelemetry(
     spanProcessors: [spanProcessor],
   });
 
-  const logExporter = new OTLPLogExporter({
-    url: settings.logsEndpoint,
-    headers: settings.headers,
-    timeoutMillis: 5_000,
-  });
-  const records = new BoundedBatcher<ReadWriteLogRecord>({
-    exportBatch: exportVia("logs", settings.logsEndpoint, logExporter),
-    onDrop: countDrop("logs"),
-  });
+  const records = pipeline<ReadWriteLogRecord>(
+    "logs",
+    settings.logsEndpoint,
+    new OTLPLogExporter(exporterOptions(settings.logsEndpoint)),
+  );
   const logProcessor: LogRecordProcessor = {
     onEmit: (record) => records.add(record),
-    forceFlush: () => records.flush(),
-    shutdown: async () => {
-      await records.shutdown();
-      await withDeadline(logExporter.shutdown(), 1000).catch(() => {});
-    },
+    forceFlush: records.flush,
+    shutdown: records.shutdown,
   };
   const loggerProvider = new LoggerProvider({ resource, processors: [logProcessor] });
   const otelLogger = loggerProvider.getLogger("otel-functions-runtime");
