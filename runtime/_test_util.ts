@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import assert from "node:assert/strict";
 import type { Tracer } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
@@ -158,4 +159,24 @@ export function freePort(): number {
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
+}
+
+/**
+ * Runs `promtool check metrics` on an exposition and fails unless it exits 0; returns what
+ * promtool reported (lint findings included), for callers that want none.
+ */
+export async function assertPromtoolAccepts(text: string, context: string): Promise<string> {
+  const child = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const report = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `promtool check metrics on ${context}: ${report}`);
+  return report;
 }

@@ -4,6 +4,7 @@
  * exactly through PostgreSQL and Redis (parameterised SQL, no injection).
  */
 import assert from "node:assert/strict";
+import { assertPromtoolAccepts } from "../runtime/_test_util.ts";
 import { badRequests } from "./_bad_inputs.ts";
 import { getJson, postJson, startTestHost, testEachBackend, waitFor } from "./_harness.ts";
 
@@ -71,7 +72,7 @@ Deno.test({
         assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
         const text = await metrics.text();
         assert.match(text, /^deno_memory_rss_bytes \d+/m);
-        await assertValidExposition(text, service);
+        await assertPromtoolAccepts(text, service);
       }
       const app1Metrics = await (await fetch(`${app1}/metrics`)).text();
       assert.match(
@@ -84,22 +85,6 @@ Deno.test({
     }
   },
 });
-
-/** Runs `promtool check metrics` on an exposition, failing on any problem it reports. */
-async function assertValidExposition(text: string, service: string): Promise<void> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const report = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-  assert.equal(code, 0, `promtool check metrics on ${service}: ${report}`);
-}
 
 Deno.test({
   name: "generated bad input gets a 4xx with a JSON error on every endpoint, never a 5xx",
