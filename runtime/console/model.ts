@@ -310,3 +310,33 @@ export interface ConsoleReader {
   /** Calls `listener` on every change until the returned function is called. */
   subscribe(listener: (event: ConsoleEvent) => void): () => void;
 }
+
+/**
+ * `POST /api/functions/:service/invoke`: calls one of the service's HTTP functions through its
+ * port, as a client would, so the call gets its own trace. `path` may carry a query string.
+ */
+export interface InvokeRequest {
+  readonly method: string;
+  readonly path: string;
+  /** JSON to send as the body (`content-type: application/json`); none when absent. */
+  readonly body?: unknown;
+}
+
+/** The answer of `POST /api/functions/:service/invoke` (200 whatever the function answered). */
+export interface InvokeResult {
+  /** The function's HTTP status. */
+  readonly status: number;
+  /** Its body: parsed JSON when it sent JSON, else text. */
+  readonly body: unknown;
+  readonly durationMs: number;
+  /** The trace the call started (the id sent in its `traceparent`). */
+  readonly traceId: string;
+}
+
+/**
+ * The answer of `POST /api/functions/:service/crons/:name/run` (202): the run started now, outside
+ * its schedule, as the root of this trace.
+ */
+export interface CronRunResult {
+  readonly traceId: string;
+}
