@@ -1,0 +1,386 @@
+/**
+ * OTLP export requests into the console's records. One walker serves both encodings: protobuf
+ * (decoded by protobufjs with {@linkcode otlpTypes}) and OTLP/JSON, whose quirks it accepts in
+ * the forms real exporters send them: trace and span ids as hex (the OTLP/JSON rule) or base64
+ * (the generic protobuf-JSON mapping some exporters use); 64-bit integers as strings, numbers or
+ * protobufjs Longs; enums as numbers or names (`SPAN_KIND_SERVER`).
+ *
+ * @example
+ * ```ts
+ * import { decodeTraces } from "./otlp_decode.ts";
+ * const { spans, rejected } = decodeTraces({ resourceSpans: [] });
+ * console.log(spans.length, rejected); // 0 0
+ * ```
+ * @module
+ */
+import { decodeBase64, encodeHex } from "./_codec.ts";
+import type {
+  Attributes,
+  AttributeValue,
+  LogRecordEntry,
+  MetricPoint,
+  Severity,
+  SpanKindName,
+  SpanRecord,
+  SpanStatusName,
+} from "./model.ts";
+
+// deno-lint-ignore no-explicit-any
+type Message = any;
+
+const hasOwn = (value: object, key: string) => Object.prototype.hasOwnProperty.call(value, key);
+
+/** A 64-bit integer as it arrives: number, decimal string, or a protobufjs Long. */
+export function toNumber(value: unknown): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "string") return value === "" ? 0 : Number(value);
+  if (typeof value === "bigint") return Number(value);
+  if (value && typeof value === "object" && "low" in value && "high" in value) {
+    const { low, high, unsigned } = value as { low: number; high: number; unsigned?: boolean };
+    return (unsigned ? high >>> 0 : high) * 4294967296 + (low >>> 0);
+  }
+  return 0;
+}
+
+/** Nanoseconds since the epoch (any 64-bit form) as fractional epoch milliseconds. */
+export function nanosToMs(value: unknown): number {
+  if (typeof value === "string" && value.length > 15) {
+    // Split the string so microseconds survive the conversion to a double.
+    return Number(value.slice(0, -6)) + Number(value.slice(-6)) / 1e6;
+  }
+  return toNumber(value) / 1e6;
+}
+
+/** An id as lower-case hex: from bytes, hex text, or base64 text; undefined when empty. */
+export function toHexId(value: unknown, bytes: 8 | 16): string | undefined | null {
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof Uint8Array) {
+    if (value.length === 0) return undefined;
+    return value.length === bytes ? encodeHex(value) : null;
+  }
+  if (typeof value !== "string") return null;
+  if (value === "") return undefined;
+  if (value.length === bytes * 2 && /^[0-9a-fA-F]+$/.test(value)) {
+    return /^0+$/.test(value) ? null : value.toLowerCase();
+  }
+  try {
+    const decoded = decodeBase64(value);
+    return decoded.length === bytes ? encodeHex(decoded) : null;
+  } catch {
+    return null;
+  }
+}
+
+const KINDS: readonly SpanKindName[] = [
+  "internal",
+  "internal",
+  "server",
+  "client",
+  "producer",
+  "consumer",
+];
+
+function spanKind(value: unknown): SpanKindName {
+  if (typeof value === "string") {
+    const name = value.replace(/^SPAN_KIND_/, "").toLowerCase();
+    return (KINDS as readonly string[]).includes(name) ? name as SpanKindName : "internal";
+  }
+  return KINDS[toNumber(value)] ?? "internal";
+}
+
+function statusCode(value: unknown): SpanStatusName {
+  if (typeof value === "string") {
+    const name = value.replace(/^STATUS_CODE_/, "").toLowerCase();
+    return name === "ok" || name === "error" ? name : "unset";
+  }
+  const code = toNumber(value);
+  return code === 1 ? "ok" : code === 2 ? "error" : "unset";
+}
+
+/** An AnyValue as a plain value: arrays of primitives stay arrays, anything deeper is JSON. */
+export function anyValue(value: Message): AttributeValue {
+  const plain = plainValue(value);
+  if (Array.isArray(plain)) {
+    return plain.every((item) => item === null || typeof item !== "object")
+      ? plain as AttributeValue
+      : JSON.stringify(plain);
+  }
+  return plain !== null && typeof plain === "object"
+    ? JSON.stringify(plain)
+    : plain as AttributeValue;
+}
+
+function plainValue(value: Message): unknown {
+  if (value === undefined || value === null || typeof value !== "object") return null;
+  if (hasOwn(value, "stringValue")) return String(value.stringValue);
+  if (hasOwn(value, "boolValue")) return Boolean(value.boolValue);
+  if (hasOwn(value, "intValue")) return toNumber(value.intValue);
+  if (hasOwn(value, "doubleValue")) return Number(value.doubleValue);
+  if (hasOwn(value, "arrayValue")) {
+    return ((value.arrayValue?.values ?? []) as Message[]).map(plainValue);
+  }
+  if (hasOwn(value, "kvlistValue")) {
+    return Object.fromEntries(
+      ((value.kvlistValue?.values ?? []) as Message[]).map((kv) => [kv.key, plainValue(kv.value)]),
+    );
+  }
+  if (hasOwn(value, "bytesValue")) {
+    const bytes = value.bytesValue;
+    return bytes instanceof Uint8Array ? encodeHex(bytes) : String(bytes);
+  }
+  return null;
+}
+
+/** A KeyValue list as attributes. */
+export function attributes(list: Message): Attributes {
+  const result: Record<string, AttributeValue> = {};
+  if (!Array.isArray(list)) return result;
+  for (const kv of list) {
+    if (kv && typeof kv.key === "string") result[kv.key] = anyValue(kv.value);
+  }
+  return result;
+}
+
+function list(value: Message): Message[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function serviceOf(resource: Attributes): string {
+  const name = resource["service.name"];
+  return typeof name === "string" && name !== "" ? name : "unknown_service";
+}
+
+/** An ExportTraceServiceRequest (decoded protobuf or parsed JSON) as span records. */
+export function decodeTraces(
+  request: Message,
+): { spans: SpanRecord[]; rejected: number; error?: string } {
+  if (!request || typeof request !== "object") throw new TypeError("not an OTLP traces request");
+  const spans: SpanRecord[] = [];
+  let rejected = 0;
+  let error: string | undefined;
+  for (const resourceSpans of list(request.resourceSpans)) {
+    const resource = attributes(resourceSpans?.resource?.attributes);
+    const service = serviceOf(resource);
+    for (const scopeSpans of list(resourceSpans?.scopeSpans)) {
+      const scope = scopeSpans?.scope?.name
+        ? {
+          name: String(scopeSpans.scope.name),
+          ...(scopeSpans.scope.version ? { version: String(scopeSpans.scope.version) } : {}),
+        }
+        : undefined;
+      for (const span of list(scopeSpans?.spans)) {
+        const traceId = toHexId(span?.traceId, 16);
+        const spanId = toHexId(span?.spanId, 8);
+        const parentSpanId = toHexId(span?.parentSpanId, 8);
+        if (!traceId || !spanId || parentSpanId === null) {
+          rejected++;
+          error ??= "spans need a 16-byte traceId and an 8-byte spanId (hex or base64)";
+          continue;
+        }
+        const start = nanosToMs(span.startTimeUnixNano);
+        const end = nanosToMs(span.endTimeUnixNano);
+        const message = span.status?.message;
+        spans.push({
+          traceId,
+          spanId,
+          ...(parentSpanId ? { parentSpanId } : {}),
+          service,
+          name: String(span.name ?? ""),
+          kind: spanKind(span.kind),
+          start,
+          durationMs: Math.max(0, end - start),
+          status: statusCode(span.status?.code),
+          ...(message ? { statusMessage: String(message) } : {}),
+          attributes: attributes(span.attributes),
+          events: list(span.events).map((event) => ({
+            time: nanosToMs(event?.timeUnixNano),
+            name: String(event?.name ?? ""),
+            attributes: attributes(event?.attributes),
+          })),
+          links: list(span.links).flatMap((link) => {
+            const linkTrace = toHexId(link?.traceId, 16);
+            const linkSpan = toHexId(link?.spanId, 8);
+            return linkTrace && linkSpan
+              ? [{ traceId: linkTrace, spanId: linkSpan, attributes: attributes(link.attributes) }]
+              : [];
+          }),
+          resource,
+          ...(scope ? { scope } : {}),
+        });
+      }
+    }
+  }
+  return { spans, rejected, error };
+}
+
+/** OTLP severity numbers 1-24, four per level. */
+const BY_NUMBER: readonly Severity[] = ["trace", "debug", "info", "warn", "error", "fatal"];
+const TEXT: Record<string, Severity> = {
+  trace: "trace",
+  debug: "debug",
+  info: "info",
+  information: "info",
+  notice: "info",
+  warn: "warn",
+  warning: "warn",
+  error: "error",
+  err: "error",
+  critical: "fatal",
+  fatal: "fatal",
+};
+
+function severity(number: unknown, text: unknown): Severity {
+  const n = typeof number === "string"
+    ? BY_NUMBER.findIndex((name) => number.toLowerCase().includes(name)) * 4 + 1
+    : toNumber(number);
+  if (n >= 1 && n <= 24) return BY_NUMBER[Math.floor((n - 1) / 4)];
+  if (typeof text === "string") {
+    return TEXT[text.toLowerCase().replace(/[^a-z].*$/, "")] ?? "info";
+  }
+  return "info";
+}
+
+/** An ExportLogsServiceRequest as log records. */
+export function decodeLogs(
+  request: Message,
+): { logs: LogRecordEntry[]; rejected: number; error?: string } {
+  if (!request || typeof request !== "object") throw new TypeError("not an OTLP logs request");
+  const logs: LogRecordEntry[] = [];
+  let rejected = 0;
+  let error: string | undefined;
+  for (const resourceLogs of list(request.resourceLogs)) {
+    const service = serviceOf(attributes(resourceLogs?.resource?.attributes));
+    for (const scopeLogs of list(resourceLogs?.scopeLogs)) {
+      for (const record of list(scopeLogs?.logRecords)) {
+        const traceId = toHexId(record?.traceId, 16);
+        const spanId = toHexId(record?.spanId, 8);
+        if (traceId === null || spanId === null) {
+          rejected++;
+          error ??= "log records' traceId must be 16 bytes and spanId 8 bytes (hex or base64)";
+          continue;
+        }
+        const time = nanosToMs(record.timeUnixNano) || nanosToMs(record.observedTimeUnixNano);
+        const body = record.body === undefined || record.body === null ? "" : anyValue(record.body);
+        const attrs = attributes(record.attributes);
+        logs.push({
+          time: time || Date.now(),
+          service,
+          severity: severity(record.severityNumber, record.severityText),
+          body: typeof body === "string"
+            ? body
+            : body === null
+            ? (record.eventName ? String(record.eventName) : "")
+            : JSON.stringify(body),
+          ...(traceId ? { traceId } : {}),
+          ...(spanId ? { spanId } : {}),
+          attributes: attrs,
+        });
+      }
+    }
+  }
+  return { logs, rejected, error };
+}
+
+function labels(list: Message): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(attributes(list))) {
+    result[key] = Array.isArray(value) ? value.join(",") : String(value);
+  }
+  return result;
+}
+
+/** A metric point, and whether its value is a delta to add to the series' running total. */
+export interface DecodedPoint {
+  readonly point: MetricPoint;
+  readonly delta: boolean;
+}
+
+/** OTLP's AGGREGATION_TEMPORALITY_DELTA. */
+const DELTA = 1;
+
+function temporality(value: unknown): number {
+  if (typeof value === "string") return value.endsWith("DELTA") ? DELTA : 2;
+  return toNumber(value);
+}
+
+/** An ExportMetricsServiceRequest as metric points. */
+export function decodeMetrics(
+  request: Message,
+): { points: DecodedPoint[]; rejected: number; error?: string } {
+  if (!request || typeof request !== "object") throw new TypeError("not an OTLP metrics request");
+  const points: DecodedPoint[] = [];
+  let rejected = 0;
+  let error: string | undefined;
+  for (const resourceMetrics of list(request.resourceMetrics)) {
+    const service = serviceOf(attributes(resourceMetrics?.resource?.attributes));
+    for (const scopeMetrics of list(resourceMetrics?.scopeMetrics)) {
+      for (const metric of list(scopeMetrics?.metrics)) {
+        const name = String(metric?.name ?? "");
+        if (name === "") {
+          rejected++;
+          error ??= "metrics need a name";
+          continue;
+        }
+        const unit = metric.unit ? String(metric.unit) : undefined;
+        const base = { service, name, ...(unit ? { unit } : {}) };
+        if (metric.gauge) {
+          for (const p of list(metric.gauge.dataPoints)) {
+            points.push({ point: numberPoint(base, "gauge", p), delta: false });
+          }
+        } else if (metric.sum) {
+          const kind = metric.sum.isMonotonic ? "counter" : "gauge";
+          const delta = temporality(metric.sum.aggregationTemporality) === DELTA;
+          for (const p of list(metric.sum.dataPoints)) {
+            points.push({ point: numberPoint(base, kind, p), delta });
+          }
+        } else if (metric.histogram) {
+          const delta = temporality(metric.histogram.aggregationTemporality) === DELTA;
+          for (const p of list(metric.histogram.dataPoints)) {
+            const bounds = list(p.explicitBounds).map(Number);
+            const counts = list(p.bucketCounts).map(toNumber);
+            let cumulative = 0;
+            const buckets = bounds.map((le, i) => ({ le, count: cumulative += counts[i] ?? 0 }));
+            points.push({
+              point: {
+                ...base,
+                time: nanosToMs(p.timeUnixNano),
+                kind: "histogram",
+                labels: labels(p.attributes),
+                count: toNumber(p.count),
+                sum: Number(p.sum ?? 0),
+                buckets,
+              },
+              delta,
+            });
+          }
+        } else if (metric.exponentialHistogram || metric.summary) {
+          const data = metric.exponentialHistogram ?? metric.summary;
+          const delta = temporality(data.aggregationTemporality) === DELTA;
+          for (const p of list(data.dataPoints)) {
+            points.push({
+              point: {
+                ...base,
+                time: nanosToMs(p.timeUnixNano),
+                kind: "histogram",
+                labels: labels(p.attributes),
+                count: toNumber(p.count),
+                sum: Number(p.sum ?? 0),
+              },
+              delta,
+            });
+          }
+        }
+      }
+    }
+  }
+  return { points, rejected, error };
+}
+
+function numberPoint(
+  base: { service: string; name: string; unit?: string },
+  kind: MetricPoint["kind"],
+  p: Message,
+): MetricPoint {
+  const value = p && hasOwn(p, "asInt") ? toNumber(p.asInt) : Number(p?.asDouble ?? 0);
+  return { ...base, time: nanosToMs(p?.timeUnixNano), kind, labels: labels(p?.attributes), value };
+}

@@ -1,0 +1,362 @@
+/**
+ * The console's memory: bounded buffers of traces, log records and metric series, filled from
+ * the host in process and from OTLP ingest, read through {@linkcode ConsoleReader}.
+ *
+ * Traces are kept whole, up to `maxTraces` (oldest first out, counted); spans of one trace may
+ * arrive over seconds, from several processes and in any order, and are assembled as they come,
+ * so a trace's list row changes as its spans arrive. Log records live in a ring of `maxLogs`.
+ *
+ * @example
+ * ```ts
+ * import { ConsoleStore } from "./store.ts";
+ * const store = new ConsoleStore({ maxTraces: 100 });
+ * store.addSpan({
+ *   traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", service: "app1",
+ *   name: "POST /Message", kind: "server", start: Date.now(), durationMs: 3, status: "unset",
+ *   attributes: {}, events: [], links: [], resource: { "service.name": "app1" },
+ * });
+ * console.log(store.traces()[0].rootName); // "POST /Message"
+ * ```
+ * @module
+ */
+import { buildGraph } from "./graph.ts";
+import type { ConsoleSink } from "./ingest.ts";
+import { InvocationSeries } from "./invocations.ts";
+import { MetricSeriesStore } from "./metric_series.ts";
+import {
+  type AttributeValue,
+  type BufferStats,
+  type ConsoleEvent,
+  type ConsoleReader,
+  type FunctionInfo,
+  type FunctionsOverview,
+  type LogFilter,
+  type LogRecordEntry,
+  type MetricPoint,
+  type MetricsOverview,
+  type ServiceGraph,
+  SEVERITIES,
+  type SpanRecord,
+  type TraceDetail,
+  type TraceFilter,
+  type TraceListItem,
+} from "./model.ts";
+import { summarizeTrace, traceListItem } from "./summary.ts";
+
+/** Options of a {@linkcode ConsoleStore}. */
+export interface ConsoleStoreOptions {
+  /** Traces kept (default 10,000). */
+  readonly maxTraces?: number;
+  /** Log records kept (default 10,000). */
+  readonly maxLogs?: number;
+  /** Spans kept of one trace; more are dropped and counted (default 5,000). */
+  readonly maxSpansPerTrace?: number;
+  /** The window of `GET /api/metrics` (default 10 minutes) and its bucket (10 s). */
+  readonly metricsWindowMs?: number;
+  readonly metricsBucketMs?: number;
+  /** Metric points kept per series (default 120) and series kept (default 2,000). */
+  readonly pointsPerSeries?: number;
+  readonly maxSeries?: number;
+  /** How long change notifications are gathered before listeners hear of them (default 100 ms). */
+  readonly notifyDelayMs?: number;
+}
+
+interface TraceEntry {
+  readonly traceId: string;
+  readonly spans: SpanRecord[];
+  /** Every span id seen, to drop a span exported twice. */
+  readonly ids: Set<string>;
+}
+
+/** A source of the Functions page's host-side facts (ports, triggers, readiness). */
+export type FunctionsSource = () => readonly FunctionInfo[];
+
+/** Bounded buffers of everything the console shows. */
+export class ConsoleStore implements ConsoleReader, ConsoleSink {
+  readonly #maxTraces: number;
+  readonly #maxLogs: number;
+  readonly #maxSpansPerTrace: number;
+  readonly #notifyDelayMs: number;
+  /** Insertion order is arrival order of each trace's first span: the first key is the oldest. */
+  readonly #traces = new Map<string, TraceEntry>();
+  #spanCount = 0;
+  #tracesDropped = 0;
+  #spansDropped = 0;
+  readonly #logs: (LogRecordEntry | undefined)[];
+  #logNext = 0;
+  #logCount = 0;
+  #logsDropped = 0;
+  readonly #invocations: InvocationSeries;
+  readonly #metrics: MetricSeriesStore;
+  readonly #lastSeen = new Map<string, number>();
+  readonly #listeners = new Set<(event: ConsoleEvent) => void>();
+  readonly #changedTraces = new Set<string>();
+  #pendingLogs: LogRecordEntry[] = [];
+  #metricsChanged = false;
+  #notifyTimer: ReturnType<typeof setTimeout> | undefined;
+  #functionsSource: FunctionsSource = () => [];
+
+  constructor(options: ConsoleStoreOptions = {}) {
+    this.#maxTraces = options.maxTraces ?? 10_000;
+    this.#maxLogs = options.maxLogs ?? 10_000;
+    this.#maxSpansPerTrace = options.maxSpansPerTrace ?? 5_000;
+    this.#notifyDelayMs = options.notifyDelayMs ?? 100;
+    this.#logs = new Array(this.#maxLogs);
+    this.#invocations = new InvocationSeries({
+      windowMs: options.metricsWindowMs,
+      bucketMs: options.metricsBucketMs,
+    });
+    this.#metrics = new MetricSeriesStore({
+      pointsPerSeries: options.pointsPerSeries,
+      maxSeries: options.maxSeries,
+    });
+  }
+
+  /** Sets where the Functions page's host facts come from (the host sets it). */
+  setFunctionsSource(source: FunctionsSource): void {
+    this.#functionsSource = source;
+  }
+
+  /** Adds a finished span to its trace. */
+  addSpan(span: SpanRecord): void {
+    let entry = this.#traces.get(span.traceId);
+    if (!entry) {
+      entry = { traceId: span.traceId, spans: [], ids: new Set() };
+      this.#traces.set(span.traceId, entry);
+      if (this.#traces.size > this.#maxTraces) this.#dropOldestTrace();
+    }
+    if (entry.ids.has(span.spanId)) return;
+    if (entry.spans.length >= this.#maxSpansPerTrace) {
+      this.#spansDropped++;
+      return;
+    }
+    entry.ids.add(span.spanId);
+    entry.spans.push(span);
+    this.#spanCount++;
+    this.#invocations.record(span);
+    this.#seen(span.service, span.start + span.durationMs);
+    if (this.#listeners.size > 0) {
+      this.#changedTraces.add(span.traceId);
+      this.#scheduleNotify();
+    }
+  }
+
+  /** Adds a log record (the oldest is overwritten when the ring is full). */
+  addLog(record: LogRecordEntry): void {
+    if (this.#logs[this.#logNext] !== undefined) this.#logsDropped++;
+    else this.#logCount++;
+    this.#logs[this.#logNext] = record;
+    this.#logNext = (this.#logNext + 1) % this.#maxLogs;
+    this.#seen(record.service, record.time);
+    if (this.#listeners.size > 0) {
+      this.#pendingLogs.push(record);
+      this.#scheduleNotify();
+    }
+  }
+
+  /**
+   * Adds metric points (a sample of a registry, or an OTLP metrics request); `delta` points are
+   * increments, added to their series' running totals.
+   */
+  addMetricPoints(points: Iterable<MetricPoint>, options: { delta?: boolean } = {}): void {
+    for (const point of points) this.#metrics.add(point, options.delta ?? false);
+    if (this.#listeners.size > 0) {
+      this.#metricsChanged = true;
+      this.#scheduleNotify();
+    }
+  }
+
+  traces(filter: TraceFilter = {}): TraceListItem[] {
+    const matching: TraceEntry[] = [];
+    for (const entry of this.#traces.values()) {
+      if (traceMatches(entry.spans, filter)) matching.push(entry);
+    }
+    const items = matching.map((entry) => traceListItem(entry.traceId, entry.spans));
+    items.sort((a, b) => b.start - a.start);
+    if (filter.minMs !== undefined) {
+      const min = filter.minMs;
+      return items.filter((item) => item.durationMs >= min).slice(0, filter.limit ?? 100);
+    }
+    return items.slice(0, filter.limit ?? 100);
+  }
+
+  trace(traceId: string): TraceDetail | undefined {
+    const entry = this.#traces.get(traceId.toLowerCase());
+    if (!entry) return undefined;
+    const spans = [...entry.spans].sort((a, b) => a.start - b.start);
+    return {
+      traceId: entry.traceId,
+      spans,
+      logs: this.logs({ traceId: entry.traceId, limit: this.#maxLogs }).reverse(),
+      summary: summarizeTrace(spans),
+    };
+  }
+
+  /** Newest first. */
+  logs(filter: LogFilter = {}): LogRecordEntry[] {
+    const limit = filter.limit ?? 200;
+    const minimum = filter.severity ? SEVERITIES.indexOf(filter.severity) : 0;
+    const q = filter.q?.toLowerCase();
+    const traceId = filter.traceId?.toLowerCase();
+    const result: LogRecordEntry[] = [];
+    for (let i = 1; i <= this.#maxLogs && result.length < limit; i++) {
+      const record = this.#logs[(this.#logNext - i + this.#maxLogs) % this.#maxLogs];
+      if (record === undefined) break;
+      if (traceId !== undefined && record.traceId !== traceId) continue;
+      if (filter.service !== undefined && record.service !== filter.service) continue;
+      if (minimum > 0 && SEVERITIES.indexOf(record.severity) < minimum) continue;
+      if (q !== undefined && !logContains(record, q)) continue;
+      result.push(record);
+    }
+    return result;
+  }
+
+  graph(): ServiceGraph {
+    const spans = function* (traces: Map<string, TraceEntry>) {
+      for (const entry of traces.values()) yield entry.spans;
+    };
+    return buildGraph(spans(this.#traces));
+  }
+
+  metrics(): MetricsOverview {
+    const now = Date.now();
+    const { windowMs, bucketMs } = this.#invocations;
+    return {
+      windowMs,
+      bucketMs,
+      functions: this.#invocations.overview(now),
+      consumers: this.#metrics.consumers(now, windowMs, bucketMs),
+    };
+  }
+
+  functions(): FunctionsOverview {
+    const hosted = this.#functionsSource().map((info) => ({
+      ...info,
+      lastSeen: this.#lastSeen.get(info.service) ?? info.lastSeen,
+    }));
+    const known = new Set(hosted.map((info) => info.service));
+    const seen: FunctionInfo[] = [...this.#lastSeen.entries()]
+      .filter(([service]) => !known.has(service))
+      .map(([service, lastSeen]) => ({
+        service,
+        source: "otlp",
+        http: [],
+        consumers: [],
+        crons: [],
+        lastSeen,
+      }));
+    return { functions: [...hosted, ...seen] };
+  }
+
+  stats(): BufferStats {
+    return {
+      traces: {
+        kept: this.#traces.size,
+        capacity: this.#maxTraces,
+        dropped: this.#tracesDropped,
+      },
+      spans: { kept: this.#spanCount, dropped: this.#spansDropped },
+      logs: { kept: this.#logCount, capacity: this.#maxLogs, dropped: this.#logsDropped },
+      metricPoints: {
+        kept: this.#metrics.kept,
+        dropped: this.#metrics.dropped + this.#invocations.dropped,
+      },
+    };
+  }
+
+  subscribe(listener: (event: ConsoleEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Stops the pending notification timer (listeners hear nothing more). */
+  close(): void {
+    clearTimeout(this.#notifyTimer);
+    this.#notifyTimer = undefined;
+    this.#listeners.clear();
+  }
+
+  #dropOldestTrace(): void {
+    const oldest = this.#traces.keys().next().value!;
+    const entry = this.#traces.get(oldest)!;
+    this.#traces.delete(oldest);
+    this.#changedTraces.delete(oldest);
+    this.#tracesDropped++;
+    this.#spansDropped += entry.spans.length;
+    this.#spanCount -= entry.spans.length;
+  }
+
+  #seen(service: string, time: number): void {
+    const last = this.#lastSeen.get(service);
+    if (last === undefined || time > last) this.#lastSeen.set(service, time);
+  }
+
+  /** Changes are gathered for a moment, so a trace of nine spans is one event, not nine. */
+  #scheduleNotify(): void {
+    if (this.#notifyTimer !== undefined) return;
+    const timer = setTimeout(() => this.#notify(), this.#notifyDelayMs);
+    Deno.unrefTimer(timer);
+    this.#notifyTimer = timer;
+  }
+
+  #notify(): void {
+    this.#notifyTimer = undefined;
+    const events: ConsoleEvent[] = [];
+    for (const traceId of this.#changedTraces) {
+      const entry = this.#traces.get(traceId);
+      if (entry) events.push({ type: "trace", trace: traceListItem(traceId, entry.spans) });
+    }
+    this.#changedTraces.clear();
+    for (const log of this.#pendingLogs) events.push({ type: "log", log });
+    this.#pendingLogs = [];
+    if (this.#metricsChanged) events.push({ type: "metrics" });
+    this.#metricsChanged = false;
+    for (const event of events) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(event);
+        } catch {
+          // One broken listener (a closed stream) must not starve the others.
+        }
+      }
+    }
+  }
+}
+
+function attributeText(value: AttributeValue): string {
+  return Array.isArray(value) ? value.join(",") : String(value);
+}
+
+function traceMatches(spans: readonly SpanRecord[], filter: TraceFilter): boolean {
+  if (filter.service !== undefined && !spans.some((span) => span.service === filter.service)) {
+    return false;
+  }
+  if (filter.name !== undefined) {
+    const name = filter.name.toLowerCase();
+    if (!spans.some((span) => span.name.toLowerCase().includes(name))) return false;
+  }
+  if (filter.error !== undefined) {
+    const failed = spans.some((span) => span.status === "error");
+    if (failed !== filter.error) return false;
+  }
+  if (filter.attr !== undefined) {
+    const { key, value } = filter.attr;
+    if (
+      !spans.some((span) => {
+        const found = span.attributes[key];
+        return found !== undefined && found !== null && attributeText(found) === value;
+      })
+    ) return false;
+  }
+  return true;
+}
+
+function logContains(record: LogRecordEntry, q: string): boolean {
+  if (record.body.toLowerCase().includes(q)) return true;
+  for (const value of Object.values(record.attributes)) {
+    if (value !== null && attributeText(value).toLowerCase().includes(q)) return true;
+  }
+  return false;
+}
