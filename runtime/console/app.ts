@@ -45,7 +45,7 @@ export class ActionError extends Error {
 export interface ConsoleActions {
   /** Calls an HTTP function of a service the host runs; throws {@linkcode ActionError}. */
   invoke(service: string, request: InvokeRequest): Promise<InvokeResult>;
-  /** Runs a cron function now; throws {@linkcode ActionError}. */
+  /** Starts a run of a cron function now; throws {@linkcode ActionError}. */
   runCron(service: string, name: string): Promise<CronRunResult>;
 }
 
@@ -106,7 +106,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
     });
     app.post("/api/functions/:service/crons/:name/run", async (c) => {
       await jsonBody(c);
-      return c.json(await actions.runCron(c.req.param("service"), c.req.param("name")));
+      return c.json(await actions.runCron(c.req.param("service"), c.req.param("name")), 202);
     });
   }
   app.all("/api/*", (c) => c.json({ error: `no API route ${c.req.method} ${c.req.path}` }, 404));

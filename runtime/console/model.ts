@@ -292,38 +292,6 @@ export interface LogFilter {
   readonly limit?: number;
 }
 
-/**
- * `POST /api/functions/:service/invoke` (Content-Type: application/json): calls an HTTP function
- * of a service this host runs.
- */
-export interface InvokeRequest {
-  /** POST unless given. */
-  readonly method?: string;
-  /** The route with any query, e.g. `/Message`. */
-  readonly path: string;
-  /** Sent as the JSON body (none for GET and HEAD). */
-  readonly body?: unknown;
-}
-
-/** What an invoked function answered, and the trace its call made. */
-export interface InvokeResult {
-  readonly status: number;
-  /** The parsed JSON body, or the text when it is not JSON. */
-  readonly body: unknown;
-  readonly traceId: string;
-  readonly durationMs: number;
-}
-
-/** `POST /api/functions/:service/crons/:name/run`: one run of a cron function, now. */
-export interface CronRunResult {
-  readonly ok: boolean;
-  /** The run's trace (its root span is the cron span). */
-  readonly traceId?: string;
-  readonly durationMs: number;
-  /** Why the run failed, or was not started (the previous run still going). */
-  readonly error?: string;
-}
-
 /** A change the live views care about, as sent over server-sent events. */
 export type ConsoleEvent =
   | { readonly type: "trace"; readonly trace: TraceListItem }
