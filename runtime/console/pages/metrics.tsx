@@ -1,0 +1,233 @@
+/**
+ * The Metrics page: per function rate, errors and p50/p95/p99, per consumer processed, failed,
+ * dead-lettered and lag, each with small inline SVG charts over the last minutes.
+ * @module
+ */
+import type { ConsumerMetrics, FunctionMetrics, MetricsOverview } from "../model.ts";
+import { formatCount, formatDuration, formatRate, serviceColor } from "./_format.ts";
+import { Empty } from "./_layout.tsx";
+import { ServiceChip } from "./_parts.tsx";
+
+const CHART = { width: 168, height: 30 };
+
+/** Bars (one per bucket) with an optional line over them, scaled to their own maxima. */
+export function Spark(
+  props: {
+    bars: readonly number[];
+    errors?: readonly number[];
+    line?: readonly number[];
+    color: string;
+    label: string;
+  },
+) {
+  const { width, height } = CHART;
+  const n = Math.max(props.bars.length, props.line?.length ?? 0, 1);
+  const step = width / n;
+  const maxBar = Math.max(1, ...props.bars);
+  const maxLine = Math.max(0, ...(props.line ?? []));
+  const y = (value: number, max: number) => height - 1 - (value / max) * (height - 3);
+  const line = props.line && maxLine > 0
+    ? props.line.map((value, i) => `${i === 0 ? "M" : "L"}${(i + 0.5) * step} ${y(value, maxLine)}`)
+      .join("")
+    : undefined;
+  return (
+    <svg
+      class="spark"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label={props.label}
+      style={`--c:${props.color}`}
+    >
+      <title>{props.label}</title>
+      <path class="base" d={`M0 ${height - 0.5}H${width}`} />
+      {props.bars.map((value, i) =>
+        value > 0
+          ? (
+            <rect
+              class="b"
+              x={(i * step + 0.5).toFixed(1)}
+              y={y(value, maxBar).toFixed(1)}
+              width={Math.max(1, step - 1).toFixed(1)}
+              height={(height - 1 - y(value, maxBar)).toFixed(1)}
+            />
+          )
+          : null
+      )}
+      {(props.errors ?? []).map((value, i) =>
+        value > 0
+          ? (
+            <rect
+              class="e"
+              x={(i * step + 0.5).toFixed(1)}
+              y={y(value, maxBar).toFixed(1)}
+              width={Math.max(1, step - 1).toFixed(1)}
+              height={(height - 1 - y(value, maxBar)).toFixed(1)}
+            />
+          )
+          : null
+      )}
+      {line ? <path class="l" d={line} /> : null}
+    </svg>
+  );
+}
+
+/** The page body. */
+export function MetricsView(props: { metrics: MetricsOverview }) {
+  const { metrics } = props;
+  const minutes = Math.round(metrics.windowMs / 60_000);
+  const window = minutes >= 1 ? `${minutes} min` : formatDuration(metrics.windowMs);
+  if (metrics.functions.length === 0 && metrics.consumers.length === 0) {
+    return (
+      <Empty title="No invocations in the last minutes.">
+        Rates and latencies come from the functions' invocation spans; the executor's first tick
+        brings the first figures within 5 s.
+      </Empty>
+    );
+  }
+  return (
+    <>
+      <section aria-labelledby="fn-h">
+        <h2 id="fn-h">
+          Functions{" "}
+          <span class="muted small">
+            last {window}, {formatDuration(metrics.bucketMs)}{" "}
+            buckets; bars: calls (errors red), line: p95
+          </span>
+        </h2>
+        <FunctionTable functions={metrics.functions} />
+      </section>
+      <section aria-labelledby="con-h">
+        <h2 id="con-h">
+          Consumers <span class="muted small">bars: processed (failed red), line: lag</span>
+        </h2>
+        <ConsumerTable consumers={metrics.consumers} />
+      </section>
+    </>
+  );
+}
+
+function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
+  if (props.functions.length === 0) return <p class="muted">No function invoked in the window.</p>;
+  return (
+    <table class="list metrics">
+      <thead>
+        <tr>
+          <th scope="col">Function</th>
+          <th scope="col">Trigger</th>
+          <th scope="col" class="c-num">Rate</th>
+          <th scope="col" class="c-num">Calls</th>
+          <th scope="col" class="c-num">Errors</th>
+          <th scope="col" class="c-num">p50</th>
+          <th scope="col" class="c-num">p95</th>
+          <th scope="col" class="c-num">p99</th>
+          <th scope="col" class="c-chart">Calls, p95</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.functions.map((fn) => (
+          <tr data-function={`${fn.service} ${fn.name}`}>
+            <td>
+              <ServiceChip service={fn.service} />{" "}
+              <a
+                href={`/?service=${encodeURIComponent(fn.service)}&name=${
+                  encodeURIComponent(fn.name)
+                }`}
+              >
+                {fn.name}
+              </a>
+            </td>
+            <td class="muted">{fn.trigger}</td>
+            <td class="c-num">{formatRate(fn.rate)}</td>
+            <td class="c-num">{formatCount(fn.calls)}</td>
+            <td class={fn.errors > 0 ? "c-num bad" : "c-num"}>
+              {formatCount(fn.errors)}
+              {fn.errors > 0 && fn.calls > 0
+                ? <span class="small">{` (${((fn.errors / fn.calls) * 100).toFixed(1)}%)`}</span>
+                : null}
+            </td>
+            <td class="c-num">{formatDuration(fn.p50Ms)}</td>
+            <td class="c-num">{formatDuration(fn.p95Ms)}</td>
+            <td class="c-num">{formatDuration(fn.p99Ms)}</td>
+            <td class="c-chart">
+              <Spark
+                bars={fn.series.map((point) => point.calls)}
+                errors={fn.series.map((point) => point.errors)}
+                line={fn.series.map((point) => point.p95Ms)}
+                color={serviceColor(fn.service)}
+                label={`${fn.name}: calls per bucket and p95, max p95 ${
+                  formatDuration(Math.max(0, ...fn.series.map((point) => point.p95Ms)))
+                }`}
+              />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ConsumerTable(props: { consumers: readonly ConsumerMetrics[] }) {
+  if (props.consumers.length === 0) {
+    return <p class="muted">No Kafka-triggered function has run in the window.</p>;
+  }
+  return (
+    <table class="list metrics">
+      <thead>
+        <tr>
+          <th scope="col">Consumer</th>
+          <th scope="col">Topic</th>
+          <th scope="col">Group</th>
+          <th scope="col" class="c-num">Processed</th>
+          <th scope="col" class="c-num">Failed</th>
+          <th scope="col" class="c-num">Dead-lettered</th>
+          <th scope="col" class="c-num">Lag</th>
+          <th scope="col" class="c-chart">Processed, lag</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.consumers.map((consumer) => (
+          <tr data-consumer={`${consumer.service} ${consumer.topic}`}>
+            <td>
+              <ServiceChip service={consumer.service} />
+            </td>
+            <td>
+              <a
+                href={`/?attr=${
+                  encodeURIComponent(`messaging.destination.name:${consumer.topic}`)
+                }`}
+              >
+                {consumer.topic}
+              </a>
+            </td>
+            <td class="muted">{consumer.group}</td>
+            <td class="c-num">{formatCount(consumer.processed)}</td>
+            <td class={consumer.failed > 0 ? "c-num bad" : "c-num"}>
+              {formatCount(consumer.failed)}
+            </td>
+            <td class={consumer.deadLettered > 0 ? "c-num bad" : "c-num"}>
+              {formatCount(consumer.deadLettered)}
+            </td>
+            <td class="c-num">
+              {consumer.lag === undefined
+                ? <span class="muted" title="no lag metric reported">—</span>
+                : formatCount(consumer.lag)}
+            </td>
+            <td class="c-chart">
+              <Spark
+                bars={consumer.series.map((point) => point.processed)}
+                errors={consumer.series.map((point) => point.failed)}
+                line={consumer.series.some((point) => point.lag !== undefined)
+                  ? consumer.series.map((point) => point.lag ?? 0)
+                  : undefined}
+                color={serviceColor(consumer.service)}
+                label={`${consumer.service} on ${consumer.topic}: processed per bucket and lag`}
+              />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

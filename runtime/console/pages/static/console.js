@@ -1,0 +1,413 @@
+// The console's one script: follows the server-sent events at /api/events and swaps each page's
+// live region (server-rendered) in place; waterfall selection and collapse; keyboard shortcuts;
+// times in the browser's time zone; invoking functions from the Functions page. No build step.
+"use strict";
+
+(() => {
+  const main = document.getElementById("main");
+  const liveButton = document.getElementById("live");
+  const page = document.body.dataset.page;
+  const pad = (value, width = 2) => String(value).padStart(width, "0");
+
+  // --- times in the browser's own time zone ------------------------------------------------
+  const clock = (ms) => {
+    const d = new Date(ms);
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${
+      pad(d.getMilliseconds(), 3)
+    }`;
+  };
+  const full = (ms) => {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms)}`;
+  };
+  const relative = (ms) => {
+    const delta = ms - Date.now();
+    const abs = Math.abs(delta);
+    const text = abs < 1000
+      ? `${Math.round(abs)} ms`
+      : abs < 60000
+      ? `${Math.round(abs / 1000)} s`
+      : abs < 3600000
+      ? `${Math.round(abs / 60000)} m`
+      : `${Math.round(abs / 3600000)} h`;
+    return delta >= 0 ? `in ${text}` : `${text} ago`;
+  };
+  function localTimes(root) {
+    for (const el of root.querySelectorAll("time[data-ms]")) {
+      const ms = Number(el.dataset.ms);
+      el.textContent = el.dataset.format === "full" ? full(ms) : clock(ms);
+      el.title = full(ms);
+    }
+    for (const el of root.querySelectorAll("[data-relative]")) {
+      el.textContent = relative(Number(el.dataset.relative));
+    }
+  }
+  localTimes(document);
+  setInterval(() => {
+    for (const el of document.querySelectorAll("[data-relative]")) {
+      el.textContent = relative(Number(el.dataset.relative));
+    }
+  }, 1000);
+
+  // --- the waterfall -----------------------------------------------------------------------
+  const collapsed = new Set();
+  let selected = new URL(location.href).searchParams.get("span") || null;
+
+  function rowOf(spanId) {
+    return main.querySelector(`.wf-row[data-span="${CSS.escape(spanId)}"]`);
+  }
+
+  function applyWaterfall() {
+    const rows = main.querySelectorAll(".wf-row");
+    if (rows.length === 0) return;
+    for (const row of rows) {
+      const ancestors = row.dataset.ancestors ? row.dataset.ancestors.split(" ") : [];
+      row.hidden = ancestors.some((id) => collapsed.has(id));
+      if (row.hasAttribute("aria-expanded")) {
+        const open = !collapsed.has(row.dataset.span);
+        row.setAttribute("aria-expanded", String(open));
+        const twist = row.querySelector(".twist");
+        if (twist) {
+          twist.setAttribute(
+            "aria-label",
+            `${open ? "collapse" : "expand"} ${row.querySelector(".name").textContent}`,
+          );
+        }
+      }
+      const isSelected = row.dataset.span === selected && !row.hidden;
+      row.classList.toggle("sel", isSelected);
+      row.setAttribute("aria-selected", String(isSelected));
+      const detail = document.getElementById(`detail-${row.dataset.span}`);
+      if (detail) detail.hidden = !isSelected;
+    }
+  }
+
+  function select(spanId, { scroll = false, focus = false } = {}) {
+    selected = spanId;
+    const row = spanId && rowOf(spanId);
+    if (row) {
+      // Selecting a hidden span opens its ancestors.
+      for (const id of (row.dataset.ancestors || "").split(" ")) collapsed.delete(id);
+    }
+    applyWaterfall();
+    const url = new URL(location.href);
+    if (spanId) url.searchParams.set("span", spanId);
+    else url.searchParams.delete("span");
+    url.hash = spanId ? `span-${spanId}` : "";
+    history.replaceState(null, "", url);
+    if (row && scroll) row.scrollIntoView({ block: "nearest" });
+    if (row && focus) row.focus({ preventScroll: !scroll });
+  }
+
+  main.addEventListener("click", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const toggle = target.closest("[data-toggle]");
+    if (toggle) {
+      const id = toggle.dataset.toggle;
+      if (collapsed.has(id)) collapsed.delete(id);
+      else collapsed.add(id);
+      applyWaterfall();
+      return;
+    }
+    const jump = target.closest("[data-select]");
+    if (jump) {
+      event.preventDefault();
+      select(jump.dataset.select, { scroll: true, focus: true });
+      return;
+    }
+    const tool = target.closest("[data-wf]");
+    if (tool) {
+      collapsed.clear();
+      if (tool.dataset.wf === "collapse") {
+        for (const row of main.querySelectorAll(".wf-row[aria-expanded]")) {
+          if (row.dataset.ancestors) collapsed.add(row.dataset.span);
+        }
+      }
+      applyWaterfall();
+      return;
+    }
+    const row = target.closest(".wf-row");
+    if (row && !target.closest("a")) {
+      select(row.dataset.span === selected ? null : row.dataset.span);
+    }
+  });
+
+  main.addEventListener("keydown", (event) => {
+    const row = event.target instanceof Element && event.target.closest(".wf-row");
+    if (!row) return;
+    const visible = [...main.querySelectorAll(".wf-row:not([hidden])")];
+    const index = visible.indexOf(row);
+    const id = row.dataset.span;
+    const move = (next) => {
+      if (next) {
+        next.focus();
+        if (selected) select(next.dataset.span, { scroll: true });
+      }
+    };
+    if (event.key === "ArrowDown" || event.key === "j") move(visible[index + 1]);
+    else if (event.key === "ArrowUp" || event.key === "k") move(visible[index - 1]);
+    else if (event.key === "Enter" || event.key === " ") select(id === selected ? null : id);
+    else if (event.key === "ArrowLeft" && row.hasAttribute("aria-expanded")) collapsed.add(id);
+    else if (event.key === "ArrowRight") collapsed.delete(id);
+    else if (event.key === "Escape") select(null);
+    else return;
+    event.preventDefault();
+    applyWaterfall();
+  });
+
+  if (selected) select(selected, { scroll: true });
+
+  // --- live updates ------------------------------------------------------------------------
+  const liveOn = main.dataset.live;
+  const liveTrace = main.dataset.trace;
+  let paused = false;
+  let timer = 0;
+  let inflight = false;
+  let again = false;
+  let last = 0;
+  const MIN_GAP_MS = page === "functions" || page === "graph" ? 2000 : 700;
+
+  function setState(state, label) {
+    if (!liveButton) return;
+    liveButton.dataset.state = paused ? "paused" : state;
+    liveButton.querySelector(".label").textContent = paused ? "paused" : label;
+    liveButton.setAttribute("aria-pressed", String(paused));
+    liveButton.title = paused
+      ? "Live updates paused: click (or press p) to resume"
+      : "Live updates: click (or press p) to pause";
+  }
+
+  function busy() {
+    // Never swap what the user is typing into or has opened.
+    return main.querySelector("details[open]") !== null ||
+      (document.activeElement && main.contains(document.activeElement) &&
+        document.activeElement.matches("input, textarea, select"));
+  }
+
+  function schedule() {
+    if (paused || !liveOn) return;
+    if (inflight) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(refresh, Math.max(0, last + MIN_GAP_MS - Date.now()));
+  }
+
+  async function refresh() {
+    if (paused) return;
+    if (busy()) {
+      timer = setTimeout(refresh, 1500);
+      return;
+    }
+    inflight = true;
+    last = Date.now();
+    try {
+      const response = await fetch(location.href, {
+        headers: { "x-console-fragment": "main" },
+        cache: "no-store",
+      });
+      if (response.status === 200 || response.status === 404) swap(await response.text());
+    } catch {
+      // Offline for a moment: the event stream reconnects and brings the next update.
+    } finally {
+      inflight = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  }
+
+  function swap(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const stats = template.content.getElementById("stats-next");
+    if (stats) {
+      stats.remove();
+      const current = document.getElementById("stats");
+      if (current) current.replaceWith(stats.content.cloneNode(true));
+    }
+    const seen = new Set(
+      [...main.querySelectorAll("[data-trace-id]")].map((el) => el.dataset.traceId),
+    );
+    const scrollY = globalThis.scrollY;
+    main.replaceChildren(template.content);
+    if (seen.size > 0) {
+      for (const row of main.querySelectorAll("[data-trace-id]")) {
+        if (!seen.has(row.dataset.traceId)) row.classList.add("fresh");
+      }
+    }
+    localTimes(main);
+    applyWaterfall();
+    globalThis.scrollTo(0, scrollY);
+    document.dispatchEvent(new CustomEvent("console:updated"));
+  }
+
+  function onEvent(type, data) {
+    if (!liveOn) return;
+    if (liveOn === "any" || liveOn === type) {
+      if (liveTrace && type === "trace" && data && data.trace && data.trace.traceId !== liveTrace) {
+        return;
+      }
+      schedule();
+    }
+  }
+
+  if (liveOn && "EventSource" in globalThis) {
+    const source = new EventSource("/api/events");
+    let opened = false;
+    source.onopen = () => {
+      setState("live", "live");
+      if (opened) schedule(); // catch up on what happened while disconnected
+      opened = true;
+    };
+    source.onerror = () => setState("offline", "reconnecting");
+    const handle = (event) => {
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch {
+        data = undefined;
+      }
+      const type = (data && data.type) || event.type;
+      onEvent(type, data);
+    };
+    source.onmessage = handle;
+    for (const type of ["trace", "log", "metrics"]) source.addEventListener(type, handle);
+  } else {
+    setState("offline", liveOn ? "no live updates" : "static");
+  }
+
+  function togglePause() {
+    paused = !paused;
+    setState(liveButton ? liveButton.dataset.state : "live", "live");
+    if (!paused) {
+      setState("live", "live");
+      schedule();
+    }
+  }
+  if (liveButton) liveButton.addEventListener("click", togglePause);
+
+  // --- filters: apply on change -------------------------------------------------------------
+  for (const form of document.querySelectorAll("form.filters")) {
+    form.addEventListener("change", (event) => {
+      if (event.target.matches("select, input[type=checkbox]")) form.requestSubmit();
+    });
+    form.addEventListener("submit", () => {
+      // Keep the URL clean: drop empty fields.
+      for (const field of form.querySelectorAll("input, select")) {
+        if (field.name && field.value === "" && field.type !== "checkbox") field.disabled = true;
+      }
+    });
+  }
+
+  // --- keyboard shortcuts -------------------------------------------------------------------
+  const NAV = { t: "/", g: "/graph", l: "/logs", m: "/metrics", f: "/functions" };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof Element && target.matches("input, textarea, select, [contenteditable]")) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    if (event.key === "p" && liveButton) togglePause();
+    else if (event.key === "/") {
+      const field = document.querySelector(".filters input:not([type=checkbox])");
+      if (!field) return;
+      field.focus();
+      field.select();
+    } else if (NAV[event.key] && !(target instanceof Element && target.closest(".wf-row"))) {
+      location.href = NAV[event.key];
+    } else return;
+    event.preventDefault();
+  });
+
+  // --- the Functions page: invoke, run now --------------------------------------------------
+  function escapeHtml(text) {
+    return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+  const duration = (ms) =>
+    ms < 1
+      ? `${Math.round(ms * 1000)} µs`
+      : ms < 1000
+      ? `${Number(ms.toFixed(ms < 10 ? 2 : 1))} ms`
+      : `${Number((ms / 1000).toFixed(2))} s`;
+
+  async function postJson(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    let data;
+    try {
+      data = await response.json();
+    } catch {
+      data = { error: `the console answered ${response.status} without JSON` };
+    }
+    return { response, data };
+  }
+
+  main.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    const output = form.querySelector("output.result");
+    if (form.classList.contains("invoke-form")) {
+      event.preventDefault();
+      const path = form.elements.path.value.trim();
+      let body;
+      if (form.elements.body && form.elements.body.value.trim() !== "") {
+        try {
+          body = JSON.parse(form.elements.body.value);
+        } catch (error) {
+          output.innerHTML = `<span class="st bad">not JSON</span> ${escapeHtml(error.message)}`;
+          return;
+        }
+      }
+      output.textContent = "sending…";
+      try {
+        const { response, data } = await postJson(
+          `/api/functions/${encodeURIComponent(form.dataset.service)}/invoke`,
+          { method: form.dataset.method, path, body },
+        );
+        if (!response.ok) {
+          output.innerHTML = `<span class="st bad">${response.status}</span> ${
+            escapeHtml(String(data.error ?? "failed"))
+          }`;
+          return;
+        }
+        const ok = data.status < 400;
+        const text = typeof data.body === "string" ? data.body : JSON.stringify(data.body, null, 2);
+        output.innerHTML = `<span class="st ${ok ? "ok" : "bad"}">${data.status}</span> in ${
+          duration(data.durationMs)
+        } · <a class="trace-link" href="/traces/${encodeURIComponent(data.traceId)}">trace ${
+          escapeHtml(data.traceId.slice(0, 8))
+        } →</a><pre>${escapeHtml(text ?? "")}</pre>`;
+      } catch (error) {
+        output.innerHTML = `<span class="st bad">failed</span> ${escapeHtml(String(error))}`;
+      }
+    } else if (form.classList.contains("run-form")) {
+      event.preventDefault();
+      output.textContent = "starting…";
+      try {
+        const { response, data } = await postJson(
+          `/api/functions/${encodeURIComponent(form.dataset.service)}/crons/${
+            encodeURIComponent(form.dataset.cron)
+          }/run`,
+          {},
+        );
+        output.innerHTML = response.ok
+          ? `started · <a class="trace-link" href="/traces/${
+            encodeURIComponent(data.traceId)
+          }">trace ${escapeHtml(data.traceId.slice(0, 8))} →</a>`
+          : `<span class="st bad">${response.status}</span> ${
+            escapeHtml(String(data.error ?? "failed"))
+          }`;
+      } catch (error) {
+        output.innerHTML = `<span class="st bad">failed</span> ${escapeHtml(String(error))}`;
+      }
+    }
+  });
+})();
