@@ -10,6 +10,15 @@
  *
  * @example
  * ```ts
+ * import { createConsoleApp, ConsoleStore } from "../mod.ts";
+ * import { mountPages } from "./mod.ts";
+ * const store = new ConsoleStore();
+ * const app = createConsoleApp({ reader: store, sink: store, loopback: true, pages: mountPages() });
+ * console.log((await app.request("http://localhost/")).status); // 200
+ * ```
+ *
+ * @example
+ * ```ts
  * import { createConsolePages } from "./mod.ts";
  * import { FixtureReader } from "./_fixture.ts";
  * const pages = createConsolePages(new FixtureReader());
@@ -18,4 +27,14 @@
  * ```
  * @module
  */
-export { createConsolePages, type PagesOptions } from "./_app.tsx";
+import type { PageMount } from "../app.ts";
+import { createConsolePages, type PagesOptions } from "./_app.tsx";
+
+export { createConsolePages, type PagesOptions };
+
+/** The pages as the console app mounts them (`createConsoleApp({ pages: mountPages() })`). */
+export function mountPages(options: PagesOptions = {}): PageMount {
+  return (app, reader) => {
+    app.route("/", createConsolePages(reader, options));
+  };
+}
