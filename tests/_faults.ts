@@ -132,16 +132,6 @@ export class MockKafka {
     this.#child = child;
   }
 
-  /** Whether kcat is installed. */
-  static available(): boolean {
-    try {
-      return new Deno.Command("kcat", { args: ["-V"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-    } catch {
-      return false;
-    }
-  }
-
   /** Starts a one-broker mock cluster and reads its bootstrap address. */
   static async start(): Promise<MockKafka> {
     const child = new Deno.Command("kcat", {

@@ -5,19 +5,18 @@
  *
  * @example
  * ```ts
- * import { backendSuites, startTestHost } from "./_harness.ts";
- * for (const suite of backendSuites()) {
- *   Deno.test({ name: `flow (${suite.name})`, ignore: suite.ignore !== undefined, fn: async () => {
- *     const test = await startTestHost({ env: suite.env });
- *     await test.stop();
- *   } });
- * }
+ * import { startTestHost, testEachBackend } from "./_harness.ts";
+ * testEachBackend("flow", async (suite) => {
+ *   const test = await startTestHost({ env: suite.env });
+ *   await test.stop();
+ * });
  * ```
  * @module
  */
 import { services } from "../functions/mod.ts";
 import { loadConfig, type ServiceName } from "../runtime/config.ts";
 import { type Host, startHost } from "../runtime/host.ts";
+import { testWhen } from "../runtime/_test_needs.ts";
 import { OtlpReceiver } from "./_otlp.ts";
 
 /** A set of backends to run integration tests against. */
@@ -68,9 +67,8 @@ export function testEachBackend(
   fn: (suite: BackendSuite) => Promise<void>,
 ): void {
   for (const suite of backendSuites()) {
-    Deno.test({
-      name: suite.ignore ? `${name} [${suite.name}: ${suite.ignore}]` : `${name} [${suite.name}]`,
-      ignore: suite.ignore !== undefined,
+    testWhen(suite.ignore, {
+      name: `${name} [${suite.name}]`,
       sanitizeOps: false,
       sanitizeResources: false,
       fn: () => fn(suite),

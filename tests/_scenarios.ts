@@ -6,9 +6,13 @@
  *
  * @example
  * ```ts
- * import { crashScenario, embeddedBackends } from "./_scenarios.ts";
+ * import { embeddedBackends, restartScenario } from "./_scenarios.ts";
  * const backends = await embeddedBackends();
- * const figures = await crashScenario(backends, { loadSeconds: 6, killAfterSeconds: 3 });
+ * const figures = await restartScenario(backends, {
+ *   signal: "SIGKILL",
+ *   loadSeconds: 6,
+ *   stopAfterSeconds: 3,
+ * });
  * await backends.close();
  * console.log(figures.lost); // 0
  * ```
@@ -25,6 +29,7 @@ import {
   TcpProxy,
 } from "./_faults.ts";
 import { startTestHost, type TestHost, waitFor } from "./_harness.ts";
+import { missingKcat, missingPostgres, missingRedis } from "../runtime/_test_needs.ts";
 import { OtlpReceiver } from "./_otlp.ts";
 
 /** Where the scenario's host keeps its data. */
@@ -40,11 +45,8 @@ export interface Backends {
 
 /** Why the real backends cannot be used here, if they cannot. */
 export function realBackendsUnavailable(): string | undefined {
-  const database = Deno.env.get("DATABASE_URL");
-  const redis = Deno.env.get("REDIS_URL");
-  if (!database || !redis) return "set DATABASE_URL and REDIS_URL (.ci/run does)";
-  if (!MockKafka.available()) return "install kcat for a Kafka mock cluster (apt-get install kcat)";
-  return undefined;
+  const reasons = [missingPostgres(), missingRedis(), missingKcat()].filter(Boolean);
+  return reasons.length > 0 ? reasons.join("; ") : undefined;
 }
 
 /** The embedded defaults in a fresh data folder. */

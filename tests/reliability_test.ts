@@ -5,6 +5,7 @@
  * tests/_scenarios.ts; `deno task reliability` runs them longer and writes docs/RELIABILITY.md.
  */
 import assert from "node:assert/strict";
+import { testWhen } from "../runtime/_test_needs.ts";
 import {
   type Backends,
   embeddedBackends,
@@ -29,9 +30,8 @@ function scenario(
     ...(options.real === false ? [] : [["real servers", realBackends, reason] as const]),
   ];
   for (const [label, open, cannot] of variants) {
-    Deno.test({
-      name: cannot ? `${name} [${label}: ${cannot}]` : `${name} [${label}]`,
-      ignore: cannot !== undefined,
+    testWhen(cannot, {
+      name: `${name} [${label}]`,
       sanitizeOps: false,
       sanitizeResources: false,
       async fn() {

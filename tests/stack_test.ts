@@ -2,9 +2,10 @@
  * Checks the observability stack as code without a Docker engine: docker-compose (v1) and
  * promtool/amtool validate what they can, and the rest is parsed and cross-referenced here.
  * Needs `docker-compose`, `promtool` (Debian package prometheus) and `amtool`
- * (prometheus-alertmanager); a missing tool fails its test with the package to install.
+ * (prometheus-alertmanager); a test whose tool is missing is skipped, naming the package.
  */
 import assert from "node:assert/strict";
+import { type Missing, missingTool, testWhen } from "../runtime/_test_needs.ts";
 import {
   dashboardPanels,
   type Doc,
@@ -21,6 +22,18 @@ import {
   unproducedMetrics,
   variableQueryMetricNames,
 } from "./_stack.ts";
+
+/** The tools the checks run, and why each is missing, if it is. */
+const needs = {
+  compose: missingTool("docker-compose", "docker-compose"),
+  promtool: missingTool("promtool", "prometheus"),
+  amtool: missingTool("amtool", "prometheus-alertmanager"),
+};
+
+/** A check that runs `missing`'s tool: skipped (and counted) without it. */
+function stackTest(missing: Missing, name: string, fn: () => Promise<void>): void {
+  testWhen(missing, { name, fn });
+}
 
 const FUNCTION_SERVICES = { app1: 8001, app2: 8002, app3: 8003, app4: 8004, executor: 8005 };
 
@@ -114,119 +127,131 @@ const NO_HEALTHCHECK: Record<string, string> = {
   "redis-rest": "no shell or HTTP client in the image to probe itself with",
 };
 
-Deno.test("docker-compose.yml is valid for docker-compose v1, with and without the host profile", async () => {
-  await run("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], "docker-compose");
-  await run(
-    "docker-compose",
-    ["-f", "docker-compose.yml", "--profile", "host", "config", "-q"],
-    "docker-compose",
-  );
-});
-
-Deno.test("compose: images pinned, health checks, named volumes, documented ports", async () => {
-  const compose = await composeConfig();
-  const all = services(compose);
-  for (const [name, service] of Object.entries(all)) {
-    assert.match(
-      service.image ?? "",
-      /:v?\d+\.\d+(\.\d+)?[\w.-]*$/,
-      `${name}: pin an exact image version`,
+stackTest(
+  needs.compose,
+  "docker-compose.yml is valid for docker-compose v1, with and without the host profile",
+  async () => {
+    await run("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], "docker-compose");
+    await run(
+      "docker-compose",
+      ["-f", "docker-compose.yml", "--profile", "host", "config", "-q"],
+      "docker-compose",
     );
-    if (name in NO_HEALTHCHECK) {
-      assert.equal(
-        service.healthcheck,
-        undefined,
-        `${name}: has a health check now; drop it from NO_HEALTHCHECK`,
-      );
-    } else {
-      assert.ok(
-        service.healthcheck?.test,
-        `${name}: add a health check (or a reason in NO_HEALTHCHECK)`,
-      );
-    }
-    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
-      assert.ok(all[dependency], `${name} depends on unknown service ${dependency}`);
-      if (condition === "service_healthy") {
-        assert.ok(
-          all[dependency].healthcheck,
-          `${name} waits for ${dependency} to be healthy, which has no check`,
-        );
-      }
-    }
-  }
-  const declared = Object.keys((compose.volumes ?? {}) as Doc);
-  const used = Object.values(all).flatMap((s) => (s.volumes ?? []).map((v) => v.split(":")[0]));
-  for (const volume of declared) assert.ok(used.includes(volume), `volume ${volume} is unused`);
-  for (
-    const name of [
-      "kafka",
-      "postgres",
-      "redis",
-      "tempo",
-      "loki",
-      "prometheus",
-      "alertmanager",
-      "grafana",
-    ]
-  ) {
-    const named = (all[name].volumes ?? []).some((v) => declared.includes(v.split(":")[0]));
-    assert.ok(named, `${name} keeps its data in a named volume`);
-  }
-  const published = (name: string) => (all[name].ports ?? []).map((p) => p.published);
-  assert.ok(published("grafana").includes(3000), "Grafana on 3000");
-  assert.ok(published("prometheus").includes(9090), "Prometheus on 9090");
-  assert.ok(published("otel-collector").includes(4318), "OTLP/HTTP on 4318");
-  assert.ok(published("redis-rest").includes(8079), "the Upstash-compatible proxy on 8079");
-  assert.deepEqual(
-    published("functions").sort(),
-    Object.values(FUNCTION_SERVICES).sort(),
-    "the containerised host publishes the ports Prometheus scrapes",
-  );
-  assert.deepEqual(all.functions.profiles, ["host"], "the containerised host is opt-in");
-});
+  },
+);
 
-Deno.test("compose: every mounted config file exists and every --config.file points at one", async () => {
-  const all = services(await composeConfig());
-  for (const [name, service] of Object.entries(all)) {
-    for (const volume of service.volumes ?? []) {
-      const source = volume.split(":")[0];
-      if (source.startsWith("/")) {
+stackTest(
+  needs.compose,
+  "compose: images pinned, health checks, named volumes, documented ports",
+  async () => {
+    const compose = await composeConfig();
+    const all = services(compose);
+    for (const [name, service] of Object.entries(all)) {
+      assert.match(
+        service.image ?? "",
+        /:v?\d+\.\d+(\.\d+)?[\w.-]*$/,
+        `${name}: pin an exact image version`,
+      );
+      if (name in NO_HEALTHCHECK) {
+        assert.equal(
+          service.healthcheck,
+          undefined,
+          `${name}: has a health check now; drop it from NO_HEALTHCHECK`,
+        );
+      } else {
         assert.ok(
-          exists(hostPathFor(service, volume.split(":")[1]) ?? ""),
-          `${name}: ${source} is missing`,
+          service.healthcheck?.test,
+          `${name}: add a health check (or a reason in NO_HEALTHCHECK)`,
         );
       }
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        assert.ok(all[dependency], `${name} depends on unknown service ${dependency}`);
+        if (condition === "service_healthy") {
+          assert.ok(
+            all[dependency].healthcheck,
+            `${name} waits for ${dependency} to be healthy, which has no check`,
+          );
+        }
+      }
     }
-    for (const arg of service.command ?? []) {
-      const config = /^--?config\.file=(.+)$/.exec(arg)?.[1];
-      if (!config) continue;
-      const file = hostPathFor(service, config);
-      assert.ok(file && exists(file), `${name}: ${config} is not a mounted repository file`);
+    const declared = Object.keys((compose.volumes ?? {}) as Doc);
+    const used = Object.values(all).flatMap((s) => (s.volumes ?? []).map((v) => v.split(":")[0]));
+    for (const volume of declared) assert.ok(used.includes(volume), `volume ${volume} is unused`);
+    for (
+      const name of [
+        "kafka",
+        "postgres",
+        "redis",
+        "tempo",
+        "loki",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+      ]
+    ) {
+      const named = (all[name].volumes ?? []).some((v) => declared.includes(v.split(":")[0]));
+      assert.ok(named, `${name} keeps its data in a named volume`);
     }
-  }
-  const collector = all["otel-collector"];
-  const collectorConfig =
-    (collector.command ?? []).find((a) => a.startsWith("--config="))?.slice(9) ?? "";
-  assert.equal(hostPathFor(collector, collectorConfig), "otel-collector/config.yaml");
-  const grafana = all.grafana;
-  const home = grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? "";
-  assert.ok(
-    exists(hostPathFor(grafana, home) ?? ""),
-    `Grafana home dashboard ${home} is not mounted`,
-  );
-});
+    const published = (name: string) => (all[name].ports ?? []).map((p) => p.published);
+    assert.ok(published("grafana").includes(3000), "Grafana on 3000");
+    assert.ok(published("prometheus").includes(9090), "Prometheus on 9090");
+    assert.ok(published("otel-collector").includes(4318), "OTLP/HTTP on 4318");
+    assert.ok(published("redis-rest").includes(8079), "the Upstash-compatible proxy on 8079");
+    assert.deepEqual(
+      published("functions").sort(),
+      Object.values(FUNCTION_SERVICES).sort(),
+      "the containerised host publishes the ports Prometheus scrapes",
+    );
+    assert.deepEqual(all.functions.profiles, ["host"], "the containerised host is opt-in");
+  },
+);
+
+stackTest(
+  needs.compose,
+  "compose: every mounted config file exists and every --config.file points at one",
+  async () => {
+    const all = services(await composeConfig());
+    for (const [name, service] of Object.entries(all)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(":")[0];
+        if (source.startsWith("/")) {
+          assert.ok(
+            exists(hostPathFor(service, volume.split(":")[1]) ?? ""),
+            `${name}: ${source} is missing`,
+          );
+        }
+      }
+      for (const arg of service.command ?? []) {
+        const config = /^--?config\.file=(.+)$/.exec(arg)?.[1];
+        if (!config) continue;
+        const file = hostPathFor(service, config);
+        assert.ok(file && exists(file), `${name}: ${config} is not a mounted repository file`);
+      }
+    }
+    const collector = all["otel-collector"];
+    const collectorConfig =
+      (collector.command ?? []).find((a) => a.startsWith("--config="))?.slice(9) ?? "";
+    assert.equal(hostPathFor(collector, collectorConfig), "otel-collector/config.yaml");
+    const grafana = all.grafana;
+    const home = grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? "";
+    assert.ok(
+      exists(hostPathFor(grafana, home) ?? ""),
+      `Grafana home dashboard ${home} is not mounted`,
+    );
+  },
+);
 
 // ---------------------------------------------------------------------------- Prometheus
 
-Deno.test("promtool check config (and the rule files it references)", async () => {
+stackTest(needs.promtool, "promtool check config (and the rule files it references)", async () => {
   await run("promtool", ["check", "config", "prometheus/prometheus.yml"], "prometheus");
 });
 
-Deno.test("promtool check rules", async () => {
+stackTest(needs.promtool, "promtool check rules", async () => {
   await run("promtool", ["check", "rules", ...filesIn("prometheus/rules", [".yml"])], "prometheus");
 });
 
-Deno.test("promtool test rules", async () => {
+stackTest(needs.promtool, "promtool test rules", async () => {
   await run("promtool", ["test", "rules", ...filesIn("prometheus/tests", [".yml"])], "prometheus");
 });
 
@@ -255,197 +280,227 @@ Deno.test("every alert has a unit test where it fires and one where it stays qui
   }
 });
 
-Deno.test("Prometheus scrapes every functions service with its service label, and the stack", async () => {
-  const config = readYaml("prometheus/prometheus.yml");
-  const jobs = config.scrape_configs as Array<
-    {
-      job_name: string;
-      static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
-    }
-  >;
-  const functions = jobs.find((j) => j.job_name === "functions");
-  assert.ok(functions, "a functions job");
-  const scraped = Object.fromEntries(
-    functions.static_configs.flatMap((c) => c.targets.map((t) => [c.labels?.service, t])),
-  );
-  assert.deepEqual(
-    scraped,
-    Object.fromEntries(
-      Object.entries(FUNCTION_SERVICES).map((
-        [service, port],
-      ) => [service, `host.docker.internal:${port}`]),
-    ),
-  );
-  const all = services(await composeConfig());
-  assert.ok(
-    (all.prometheus as { extra_hosts?: string[] }).extra_hosts?.some((h) =>
-      h.startsWith("host.docker.internal:")
-    ),
-    "Prometheus resolves host.docker.internal",
-  );
-  const targets = jobs.filter((j) => j.job_name !== "functions")
-    .flatMap((j) => j.static_configs.flatMap((c) => c.targets));
-  for (const target of targets) {
-    const host = hostOf(target);
-    assert.ok(
-      host === "localhost" || all[host],
-      `scrape target ${target} is not a compose service`,
+stackTest(
+  needs.compose,
+  "Prometheus scrapes every functions service with its service label, and the stack",
+  async () => {
+    const config = readYaml("prometheus/prometheus.yml");
+    const jobs = config.scrape_configs as Array<
+      {
+        job_name: string;
+        static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
+      }
+    >;
+    const functions = jobs.find((j) => j.job_name === "functions");
+    assert.ok(functions, "a functions job");
+    const scraped = Object.fromEntries(
+      functions.static_configs.flatMap((c) => c.targets.map((t) => [c.labels?.service, t])),
     );
-  }
-  assert.ok(targets.includes("otel-collector:8889"), "the collector's span metrics are scraped");
-  const alertmanagers =
-    (config.alerting as { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> })
+    assert.deepEqual(
+      scraped,
+      Object.fromEntries(
+        Object.entries(FUNCTION_SERVICES).map((
+          [service, port],
+        ) => [service, `host.docker.internal:${port}`]),
+      ),
+    );
+    const all = services(await composeConfig());
+    assert.ok(
+      (all.prometheus as { extra_hosts?: string[] }).extra_hosts?.some((h) =>
+        h.startsWith("host.docker.internal:")
+      ),
+      "Prometheus resolves host.docker.internal",
+    );
+    const targets = jobs.filter((j) => j.job_name !== "functions")
+      .flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+    for (const target of targets) {
+      const host = hostOf(target);
+      assert.ok(
+        host === "localhost" || all[host],
+        `scrape target ${target} is not a compose service`,
+      );
+    }
+    assert.ok(targets.includes("otel-collector:8889"), "the collector's span metrics are scraped");
+    const alertmanagers = (config.alerting as {
+      alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }>;
+    })
       .alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets));
-  for (const target of alertmanagers) {
-    assert.ok(all[hostOf(target)], `${target} is not a compose service`);
-  }
-  const flags = all.prometheus.command ?? [];
-  for (const flag of ["--enable-feature=exemplar-storage", "--web.enable-remote-write-receiver"]) {
-    assert.ok(flags.includes(flag), `prometheus needs ${flag}`);
-  }
-});
+    for (const target of alertmanagers) {
+      assert.ok(all[hostOf(target)], `${target} is not a compose service`);
+    }
+    const flags = all.prometheus.command ?? [];
+    for (
+      const flag of ["--enable-feature=exemplar-storage", "--web.enable-remote-write-receiver"]
+    ) {
+      assert.ok(flags.includes(flag), `prometheus needs ${flag}`);
+    }
+  },
+);
 
-Deno.test("amtool check-config alertmanager.yml", async () => {
+stackTest(needs.amtool, "amtool check-config alertmanager.yml", async () => {
   await run("amtool", ["check-config", "alertmanager/alertmanager.yml"], "prometheus-alertmanager");
 });
 
 // ---------------------------------------------------------------------------- Collector
 
-Deno.test("collector pipelines use only defined components, and every component is used", async () => {
-  const config = readYaml("otel-collector/config.yaml");
-  const defined = (section: string) => Object.keys((config[section] ?? {}) as Doc);
-  const service = config.service as {
-    extensions?: string[];
-    pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }>;
-  };
-  const receivers = defined("receivers");
-  const processors = defined("processors");
-  const exporters = defined("exporters");
-  const connectors = defined("connectors");
-  const usedAs = {
-    receiver: new Set<string>(),
-    processor: new Set<string>(),
-    exporter: new Set<string>(),
-  };
-  for (const [name, pipeline] of Object.entries(service.pipelines)) {
-    for (const r of pipeline.receivers) {
-      assert.ok(
-        receivers.includes(r) || connectors.includes(r),
-        `${name}: receiver ${r} is not defined`,
+stackTest(
+  needs.compose,
+  "collector pipelines use only defined components, and every component is used",
+  async () => {
+    const config = readYaml("otel-collector/config.yaml");
+    const defined = (section: string) => Object.keys((config[section] ?? {}) as Doc);
+    const service = config.service as {
+      extensions?: string[];
+      pipelines: Record<
+        string,
+        { receivers: string[]; processors?: string[]; exporters: string[] }
+      >;
+    };
+    const receivers = defined("receivers");
+    const processors = defined("processors");
+    const exporters = defined("exporters");
+    const connectors = defined("connectors");
+    const usedAs = {
+      receiver: new Set<string>(),
+      processor: new Set<string>(),
+      exporter: new Set<string>(),
+    };
+    for (const [name, pipeline] of Object.entries(service.pipelines)) {
+      for (const r of pipeline.receivers) {
+        assert.ok(
+          receivers.includes(r) || connectors.includes(r),
+          `${name}: receiver ${r} is not defined`,
+        );
+        usedAs.receiver.add(r);
+      }
+      for (const p of pipeline.processors ?? []) {
+        assert.ok(processors.includes(p), `${name}: processor ${p} is not defined`);
+        usedAs.processor.add(p);
+      }
+      for (const e of pipeline.exporters) {
+        assert.ok(
+          exporters.includes(e) || connectors.includes(e),
+          `${name}: exporter ${e} is not defined`,
+        );
+        usedAs.exporter.add(e);
+      }
+      assert.equal(
+        pipeline.processors?.[0],
+        "memory_limiter",
+        `${name}: memory_limiter comes first`,
       );
-      usedAs.receiver.add(r);
+      assert.ok(pipeline.processors?.includes("batch"), `${name}: batches`);
     }
-    for (const p of pipeline.processors ?? []) {
-      assert.ok(processors.includes(p), `${name}: processor ${p} is not defined`);
-      usedAs.processor.add(p);
-    }
-    for (const e of pipeline.exporters) {
+    for (const r of receivers) assert.ok(usedAs.receiver.has(r), `receiver ${r} is unused`);
+    for (const p of processors) assert.ok(usedAs.processor.has(p), `processor ${p} is unused`);
+    for (const e of exporters) assert.ok(usedAs.exporter.has(e), `exporter ${e} is unused`);
+    for (const c of connectors) {
       assert.ok(
-        exporters.includes(e) || connectors.includes(e),
-        `${name}: exporter ${e} is not defined`,
+        usedAs.exporter.has(c) && usedAs.receiver.has(c),
+        `connector ${c} must end one pipeline and start another`,
       );
-      usedAs.exporter.add(e);
     }
-    assert.equal(pipeline.processors?.[0], "memory_limiter", `${name}: memory_limiter comes first`);
-    assert.ok(pipeline.processors?.includes("batch"), `${name}: batches`);
-  }
-  for (const r of receivers) assert.ok(usedAs.receiver.has(r), `receiver ${r} is unused`);
-  for (const p of processors) assert.ok(usedAs.processor.has(p), `processor ${p} is unused`);
-  for (const e of exporters) assert.ok(usedAs.exporter.has(e), `exporter ${e} is unused`);
-  for (const c of connectors) {
-    assert.ok(
-      usedAs.exporter.has(c) && usedAs.receiver.has(c),
-      `connector ${c} must end one pipeline and start another`,
-    );
-  }
-  for (const e of service.extensions ?? []) {
-    assert.ok(defined("extensions").includes(e), `extension ${e} is not defined`);
-  }
+    for (const e of service.extensions ?? []) {
+      assert.ok(defined("extensions").includes(e), `extension ${e} is not defined`);
+    }
 
-  const types = (names: string[]) => names.map((n) => n.split("/")[0]);
-  assert.ok(
-    !types(exporters).includes("loki"),
-    "the loki exporter is gone from the collector: use otlp_http",
-  );
-  const signals = (exporter: string) =>
-    Object.entries(service.pipelines).filter(([, p]) => p.exporters.includes(exporter)).map(([n]) =>
-      n.split("/")[0]
-    );
-  const exporterConfig = config.exporters as Record<string, { endpoint: string }>;
-  const all = services(await composeConfig());
-  for (const [name, { endpoint }] of Object.entries(exporterConfig)) {
-    const host = hostOf(endpoint);
+    const types = (names: string[]) => names.map((n) => n.split("/")[0]);
     assert.ok(
-      host === "0.0.0.0" || all[host],
-      `exporter ${name} sends to ${host}, not a compose service`,
+      !types(exporters).includes("loki"),
+      "the loki exporter is gone from the collector: use otlp_http",
     );
-  }
-  const byHost = (host: string) =>
-    Object.keys(exporterConfig).find((n) => hostOf(exporterConfig[n].endpoint) === host);
-  assert.deepEqual(signals(byHost("tempo") ?? ""), ["traces"], "traces go to Tempo");
-  assert.deepEqual(signals(byHost("loki") ?? ""), ["logs"], "logs go to Loki");
-  assert.match(
-    exporterConfig[byHost("loki") ?? ""].endpoint,
-    /:3100\/otlp$/,
-    "Loki's native OTLP endpoint",
-  );
-  assert.ok(connectors.includes("spanmetrics"), "span metrics give every function RED metrics");
-  assert.ok(
-    ((config.connectors as Doc).spanmetrics as { exemplars?: { enabled?: boolean } }).exemplars
-      ?.enabled,
-    "span metrics carry exemplars",
-  );
-  const otlp = (config.receivers as { otlp: { protocols: { http: { endpoint: string } } } }).otlp;
-  assert.match(otlp.protocols.http.endpoint, /^0\.0\.0\.0:4318$/, "OTLP/HTTP listens for the host");
-});
+    const signals = (exporter: string) =>
+      Object.entries(service.pipelines).filter(([, p]) => p.exporters.includes(exporter)).map((
+        [n],
+      ) => n.split("/")[0]);
+    const exporterConfig = config.exporters as Record<string, { endpoint: string }>;
+    const all = services(await composeConfig());
+    for (const [name, { endpoint }] of Object.entries(exporterConfig)) {
+      const host = hostOf(endpoint);
+      assert.ok(
+        host === "0.0.0.0" || all[host],
+        `exporter ${name} sends to ${host}, not a compose service`,
+      );
+    }
+    const byHost = (host: string) =>
+      Object.keys(exporterConfig).find((n) => hostOf(exporterConfig[n].endpoint) === host);
+    assert.deepEqual(signals(byHost("tempo") ?? ""), ["traces"], "traces go to Tempo");
+    assert.deepEqual(signals(byHost("loki") ?? ""), ["logs"], "logs go to Loki");
+    assert.match(
+      exporterConfig[byHost("loki") ?? ""].endpoint,
+      /:3100\/otlp$/,
+      "Loki's native OTLP endpoint",
+    );
+    assert.ok(connectors.includes("spanmetrics"), "span metrics give every function RED metrics");
+    assert.ok(
+      ((config.connectors as Doc).spanmetrics as { exemplars?: { enabled?: boolean } }).exemplars
+        ?.enabled,
+      "span metrics carry exemplars",
+    );
+    const otlp = (config.receivers as { otlp: { protocols: { http: { endpoint: string } } } }).otlp;
+    assert.match(
+      otlp.protocols.http.endpoint,
+      /^0\.0\.0\.0:4318$/,
+      "OTLP/HTTP listens for the host",
+    );
+  },
+);
 
 // ---------------------------------------------------------------------------- Tempo, Loki
 
-Deno.test("Tempo generates service graphs and span metrics into Prometheus, on its volume", async () => {
-  const tempo = readYaml("tempo/tempo.yaml") as {
-    metrics_generator: {
-      storage: { path: string; remote_write: Array<{ url: string; send_exemplars?: boolean }> };
+stackTest(
+  needs.compose,
+  "Tempo generates service graphs and span metrics into Prometheus, on its volume",
+  async () => {
+    const tempo = readYaml("tempo/tempo.yaml") as {
+      metrics_generator: {
+        storage: { path: string; remote_write: Array<{ url: string; send_exemplars?: boolean }> };
+      };
+      storage: { trace: { wal: { path: string }; local: { path: string } } };
+      overrides: { defaults: { metrics_generator: { processors: string[] } } };
     };
-    storage: { trace: { wal: { path: string }; local: { path: string } } };
-    overrides: { defaults: { metrics_generator: { processors: string[] } } };
-  };
-  const processors = tempo.overrides.defaults.metrics_generator.processors;
-  assert.ok(processors.includes("service-graphs") && processors.includes("span-metrics"));
-  const all = services(await composeConfig());
-  for (const write of tempo.metrics_generator.storage.remote_write) {
-    assert.equal(hostOf(write.url), "prometheus");
-    assert.ok(write.send_exemplars, "exemplars reach Prometheus");
-  }
-  const volume =
-    (all.tempo.volumes ?? []).find((v) => v.startsWith("tempo-data:"))?.split(":")[1] ?? "?";
-  for (
-    const path of [
-      tempo.metrics_generator.storage.path,
-      tempo.storage.trace.wal.path,
-      tempo.storage.trace.local.path,
-    ]
-  ) {
-    assert.ok(path.startsWith(`${volume}/`), `${path} is outside the tempo-data volume`);
-  }
-});
+    const processors = tempo.overrides.defaults.metrics_generator.processors;
+    assert.ok(processors.includes("service-graphs") && processors.includes("span-metrics"));
+    const all = services(await composeConfig());
+    for (const write of tempo.metrics_generator.storage.remote_write) {
+      assert.equal(hostOf(write.url), "prometheus");
+      assert.ok(write.send_exemplars, "exemplars reach Prometheus");
+    }
+    const volume =
+      (all.tempo.volumes ?? []).find((v) => v.startsWith("tempo-data:"))?.split(":")[1] ?? "?";
+    for (
+      const path of [
+        tempo.metrics_generator.storage.path,
+        tempo.storage.trace.wal.path,
+        tempo.storage.trace.local.path,
+      ]
+    ) {
+      assert.ok(path.startsWith(`${volume}/`), `${path} is outside the tempo-data volume`);
+    }
+  },
+);
 
-Deno.test("Loki accepts OTLP logs with structured metadata, on its volume", async () => {
-  const loki = readYaml("loki/loki.yaml") as {
-    common: { path_prefix: string };
-    schema_config: { configs: Array<{ store: string; schema: string }> };
-    limits_config: { allow_structured_metadata?: boolean };
-  };
-  const latest = loki.schema_config.configs.at(-1);
-  assert.deepEqual(
-    [latest?.store, latest?.schema],
-    ["tsdb", "v13"],
-    "structured metadata needs tsdb v13",
-  );
-  assert.notEqual(loki.limits_config.allow_structured_metadata, false);
-  const all = services(await composeConfig());
-  const volume = (all.loki.volumes ?? []).find((v) => v.startsWith("loki-data:"))?.split(":")[1];
-  assert.equal(loki.common.path_prefix, volume);
-});
+stackTest(
+  needs.compose,
+  "Loki accepts OTLP logs with structured metadata, on its volume",
+  async () => {
+    const loki = readYaml("loki/loki.yaml") as {
+      common: { path_prefix: string };
+      schema_config: { configs: Array<{ store: string; schema: string }> };
+      limits_config: { allow_structured_metadata?: boolean };
+    };
+    const latest = loki.schema_config.configs.at(-1);
+    assert.deepEqual(
+      [latest?.store, latest?.schema],
+      ["tsdb", "v13"],
+      "structured metadata needs tsdb v13",
+    );
+    assert.notEqual(loki.limits_config.allow_structured_metadata, false);
+    const all = services(await composeConfig());
+    const volume = (all.loki.volumes ?? []).find((v) => v.startsWith("loki-data:"))?.split(":")[1];
+    assert.equal(loki.common.path_prefix, volume);
+  },
+);
 
 // ---------------------------------------------------------------------------- Grafana
 
@@ -483,133 +538,141 @@ function datasourceUidReferences(value: unknown, path = ""): Array<[string, stri
   return [];
 }
 
-Deno.test("Grafana provisioning files parse and data sources link to each other", async () => {
-  for (
-    const file of [
-      ...filesIn("grafana/provisioning/datasources", [".yml"]),
-      ...filesIn("grafana/provisioning/dashboards", [".yml"]),
-    ]
-  ) {
-    assert.equal(readYaml(file).apiVersion, 1, `${file}: apiVersion 1`);
-  }
-  const sources = datasources();
-  const uids = sources.map((s) => s.uid);
-  assert.equal(new Set(uids).size, uids.length, "data source uids are unique");
-  assert.equal(sources.filter((s) => s.isDefault).length, 1, "one default data source");
-  for (const source of sources) {
-    for (const [path, uid] of datasourceUidReferences(source.jsonData, source.name)) {
-      assert.ok(uids.includes(uid), `${path} links to unknown data source ${uid}`);
+stackTest(
+  needs.compose,
+  "Grafana provisioning files parse and data sources link to each other",
+  async () => {
+    for (
+      const file of [
+        ...filesIn("grafana/provisioning/datasources", [".yml"]),
+        ...filesIn("grafana/provisioning/dashboards", [".yml"]),
+      ]
+    ) {
+      assert.equal(readYaml(file).apiVersion, 1, `${file}: apiVersion 1`);
     }
-  }
-  const byType = (type: string) => sources.find((s) => s.type === type)?.jsonData ?? {};
-  const tempo = byType("tempo") as {
-    tracesToLogsV2?: { datasourceUid: string; query?: string };
-    tracesToMetrics?: { datasourceUid: string };
-    serviceMap?: { datasourceUid: string };
-    nodeGraph?: { enabled: boolean };
-    lokiSearch?: { datasourceUid: string };
-  };
-  const uidOf = (type: string) => sources.find((s) => s.type === type)?.uid;
-  assert.equal(tempo.tracesToLogsV2?.datasourceUid, uidOf("loki"), "trace → logs");
-  assert.match(
-    tempo.tracesToLogsV2?.query ?? "",
-    /trace_id\s*=\s*"\$\$\{__trace\.traceId\}"/,
-    "logs of the trace, by trace_id",
-  );
-  assert.equal(tempo.tracesToMetrics?.datasourceUid, uidOf("prometheus"), "trace → metrics");
-  assert.equal(tempo.serviceMap?.datasourceUid, uidOf("prometheus"), "service map");
-  assert.equal(tempo.nodeGraph?.enabled, true, "node graph");
-  assert.equal(tempo.lokiSearch?.datasourceUid, uidOf("loki"), "Loki search");
-  const loki = byType("loki") as {
-    derivedFields?: Array<{ matcherType?: string; matcherRegex: string; datasourceUid?: string }>;
-  };
-  assert.ok(
-    loki.derivedFields?.some((f) =>
-      f.matcherType === "label" && f.matcherRegex === "trace_id" &&
-      f.datasourceUid === uidOf("tempo")
-    ),
-    "log line → trace through trace_id",
-  );
-  const prometheus = byType("prometheus") as {
-    exemplarTraceIdDestinations?: Array<{ name: string; datasourceUid: string }>;
-  };
-  const exemplarLabels = (prometheus.exemplarTraceIdDestinations ?? []).filter((d) =>
-    d.datasourceUid === uidOf("tempo")
-  ).map((d) => d.name);
-  assert.ok(exemplarLabels.includes("trace_id"), "collector exemplars (trace_id) → trace");
-  assert.ok(
-    exemplarLabels.includes("traceID"),
-    "Tempo metrics-generator exemplars (traceID) → trace",
-  );
-  const all = services(await composeConfig());
-  for (const source of sources) {
-    assert.ok(all[hostOf(source.url)], `${source.name}: ${source.url} is not a compose service`);
-  }
-});
-
-Deno.test("dashboards parse, are provisioned, and use only provisioned data sources and variables", async () => {
-  const uids = datasources().map((s) => s.uid);
-  const files = filesIn("grafana/dashboards", [".json"]);
-  assert.ok(files.length >= 3, "RED overview, Kafka and host runtime dashboards");
-  const dashboardUids = new Set<string>();
-  for (const file of files) {
-    const dashboard = readJson(file);
-    const uid = String(dashboard.uid);
-    assert.ok(!dashboardUids.has(uid), `${file}: duplicate dashboard uid ${uid}`);
-    dashboardUids.add(uid);
-    const variables = ((dashboard.templating as Doc).list ?? []) as Array<
-      { name: string; datasource?: { uid?: string } }
-    >;
-    const known = [...variables.map((v) => v.name), ...GRAFANA_VARIABLES];
-    const panels = dashboardPanels(dashboard);
-    const ids = panels.map((p) => p.id);
-    assert.equal(new Set(ids).size, ids.length, `${file}: panel ids are unique`);
-    const sources = [
-      ...panels.flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]),
-      ...variables.map((v) => v.datasource),
-      ...(((dashboard.annotations as Doc).list ?? []) as Array<{ datasource?: { uid?: string } }>)
-        .map((a) => a.datasource),
-    ];
+    const sources = datasources();
+    const uids = sources.map((s) => s.uid);
+    assert.equal(new Set(uids).size, uids.length, "data source uids are unique");
+    assert.equal(sources.filter((s) => s.isDefault).length, 1, "one default data source");
     for (const source of sources) {
-      if (source?.uid) {
-        assert.ok(
-          [...uids, ...BUILT_IN_UIDS].includes(source.uid),
-          `${file}: unknown data source ${source.uid}`,
-        );
+      for (const [path, uid] of datasourceUidReferences(source.jsonData, source.name)) {
+        assert.ok(uids.includes(uid), `${path} links to unknown data source ${uid}`);
       }
     }
-    for (const panel of panels.filter((p) => p.type !== "row")) {
-      assert.ok((panel.targets ?? []).length > 0, `${file}: panel "${panel.title}" has no query`);
-      for (const target of panel.targets ?? []) {
-        assert.ok(target.expr?.trim(), `${file}: panel "${panel.title}" has an empty query`);
-        for (const [, name] of target.expr!.matchAll(/\$\{?(\w+)/g)) {
+    const byType = (type: string) => sources.find((s) => s.type === type)?.jsonData ?? {};
+    const tempo = byType("tempo") as {
+      tracesToLogsV2?: { datasourceUid: string; query?: string };
+      tracesToMetrics?: { datasourceUid: string };
+      serviceMap?: { datasourceUid: string };
+      nodeGraph?: { enabled: boolean };
+      lokiSearch?: { datasourceUid: string };
+    };
+    const uidOf = (type: string) => sources.find((s) => s.type === type)?.uid;
+    assert.equal(tempo.tracesToLogsV2?.datasourceUid, uidOf("loki"), "trace → logs");
+    assert.match(
+      tempo.tracesToLogsV2?.query ?? "",
+      /trace_id\s*=\s*"\$\$\{__trace\.traceId\}"/,
+      "logs of the trace, by trace_id",
+    );
+    assert.equal(tempo.tracesToMetrics?.datasourceUid, uidOf("prometheus"), "trace → metrics");
+    assert.equal(tempo.serviceMap?.datasourceUid, uidOf("prometheus"), "service map");
+    assert.equal(tempo.nodeGraph?.enabled, true, "node graph");
+    assert.equal(tempo.lokiSearch?.datasourceUid, uidOf("loki"), "Loki search");
+    const loki = byType("loki") as {
+      derivedFields?: Array<{ matcherType?: string; matcherRegex: string; datasourceUid?: string }>;
+    };
+    assert.ok(
+      loki.derivedFields?.some((f) =>
+        f.matcherType === "label" && f.matcherRegex === "trace_id" &&
+        f.datasourceUid === uidOf("tempo")
+      ),
+      "log line → trace through trace_id",
+    );
+    const prometheus = byType("prometheus") as {
+      exemplarTraceIdDestinations?: Array<{ name: string; datasourceUid: string }>;
+    };
+    const exemplarLabels = (prometheus.exemplarTraceIdDestinations ?? []).filter((d) =>
+      d.datasourceUid === uidOf("tempo")
+    ).map((d) => d.name);
+    assert.ok(exemplarLabels.includes("trace_id"), "collector exemplars (trace_id) → trace");
+    assert.ok(
+      exemplarLabels.includes("traceID"),
+      "Tempo metrics-generator exemplars (traceID) → trace",
+    );
+    const all = services(await composeConfig());
+    for (const source of sources) {
+      assert.ok(all[hostOf(source.url)], `${source.name}: ${source.url} is not a compose service`);
+    }
+  },
+);
+
+stackTest(
+  needs.compose,
+  "dashboards parse, are provisioned, and use only provisioned data sources and variables",
+  async () => {
+    const uids = datasources().map((s) => s.uid);
+    const files = filesIn("grafana/dashboards", [".json"]);
+    assert.ok(files.length >= 3, "RED overview, Kafka and host runtime dashboards");
+    const dashboardUids = new Set<string>();
+    for (const file of files) {
+      const dashboard = readJson(file);
+      const uid = String(dashboard.uid);
+      assert.ok(!dashboardUids.has(uid), `${file}: duplicate dashboard uid ${uid}`);
+      dashboardUids.add(uid);
+      const variables = ((dashboard.templating as Doc).list ?? []) as Array<
+        { name: string; datasource?: { uid?: string } }
+      >;
+      const known = [...variables.map((v) => v.name), ...GRAFANA_VARIABLES];
+      const panels = dashboardPanels(dashboard);
+      const ids = panels.map((p) => p.id);
+      assert.equal(new Set(ids).size, ids.length, `${file}: panel ids are unique`);
+      const sources = [
+        ...panels.flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]),
+        ...variables.map((v) => v.datasource),
+        ...(((dashboard.annotations as Doc).list ?? []) as Array<{ datasource?: { uid?: string } }>)
+          .map((a) => a.datasource),
+      ];
+      for (const source of sources) {
+        if (source?.uid) {
           assert.ok(
-            known.includes(name),
-            `${file}: panel "${panel.title}" uses undefined variable $${name}`,
+            [...uids, ...BUILT_IN_UIDS].includes(source.uid),
+            `${file}: unknown data source ${source.uid}`,
           );
         }
       }
+      for (const panel of panels.filter((p) => p.type !== "row")) {
+        assert.ok((panel.targets ?? []).length > 0, `${file}: panel "${panel.title}" has no query`);
+        for (const target of panel.targets ?? []) {
+          assert.ok(target.expr?.trim(), `${file}: panel "${panel.title}" has an empty query`);
+          for (const [, name] of target.expr!.matchAll(/\$\{?(\w+)/g)) {
+            assert.ok(
+              known.includes(name),
+              `${file}: panel "${panel.title}" uses undefined variable $${name}`,
+            );
+          }
+        }
+      }
     }
-  }
-  const provider = (readYaml("grafana/provisioning/dashboards/dashboards.yml").providers as Array<
-    { options: { path: string } }
-  >)[0];
-  const all = services(await composeConfig());
-  assert.equal(
-    hostPathFor(all.grafana, provider.options.path),
-    "grafana/dashboards",
-    "the provider loads grafana/dashboards",
-  );
-  for (const file of filesIn("prometheus/rules", [".yml"])) {
-    for (
-      const [, uid] of Deno.readTextFileSync(repoPath(file)).matchAll(
-        /localhost:3000\/d\/([\w-]+)/g,
-      )
-    ) {
-      assert.ok(dashboardUids.has(uid), `${file} links to missing dashboard ${uid}`);
+    const provider = (readYaml("grafana/provisioning/dashboards/dashboards.yml").providers as Array<
+      { options: { path: string } }
+    >)[0];
+    const all = services(await composeConfig());
+    assert.equal(
+      hostPathFor(all.grafana, provider.options.path),
+      "grafana/dashboards",
+      "the provider loads grafana/dashboards",
+    );
+    for (const file of filesIn("prometheus/rules", [".yml"])) {
+      for (
+        const [, uid] of Deno.readTextFileSync(repoPath(file)).matchAll(
+          /localhost:3000\/d\/([\w-]+)/g,
+        )
+      ) {
+        assert.ok(dashboardUids.has(uid), `${file} links to missing dashboard ${uid}`);
+      }
     }
-  }
-});
+  },
+);
 
 // ---------------------------------------------------------------------------- metric names
 

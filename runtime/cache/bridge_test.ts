@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { freePort, isReachable } from "../_test_util.ts";
+import { freePort } from "../_test_util.ts";
+import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
 import {
   type Command,
   type CommandBackend,
@@ -11,7 +12,7 @@ import {
 import { RedisConnectionError, RespError, type RespValue } from "./resp.ts";
 import { EmbeddedStore } from "./store.ts";
 
-const redisUp = await isReachable("127.0.0.1", 6379);
+const noRedis = missingRedis();
 const TOKEN = "test-token";
 
 /** A bridge handler over a fresh embedded store. */
@@ -340,15 +341,12 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `redisBackend: pipelines and transactions against a real Redis${
-    redisUp ? "" : " [no Redis at 127.0.0.1:6379]"
-  }`,
-  ignore: !redisUp,
+testWhen(noRedis, {
+  name: "redisBackend: pipelines and transactions against a real Redis",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const backend = redisBackend("redis://127.0.0.1:6379");
+    const backend = redisBackend(redisUrl()!);
     const key = `unit:${crypto.randomUUID()}`;
     try {
       assert.deepEqual(await backend.execute([["SET", key, "1"], ["INCR", key]]), ["OK", 2]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { delay, freePort, isReachable, waitFor } from "../_test_util.ts";
+import { delay, freePort, waitFor } from "../_test_util.ts";
+import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
 import {
   encodeCommands,
   parseReply,
@@ -9,9 +10,7 @@ import {
   type RespValue,
 } from "./resp.ts";
 
-const redisUp = await isReachable("127.0.0.1", 6379);
-const NO_REDIS = redisUp ? "" : " [no Redis at 127.0.0.1:6379]";
-const REDIS_URL = "redis://127.0.0.1:6379";
+const noRedis = missingRedis();
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -442,13 +441,12 @@ Deno.test({
 });
 
 const realTest = (name: string, fn: (redis: RedisConnection, prefix: string) => Promise<void>) =>
-  Deno.test({
-    name: `RedisConnection (real Redis): ${name}${NO_REDIS}`,
-    ignore: !redisUp,
+  testWhen(noRedis, {
+    name: `RedisConnection (real Redis): ${name}`,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const redis = new RedisConnection(REDIS_URL);
+      const redis = new RedisConnection(redisUrl()!);
       const prefix = `unit:${crypto.randomUUID()}:`;
       try {
         await fn(redis, prefix);
@@ -498,7 +496,9 @@ realTest("a 2 MB value round-trips across many reads", async (redis, prefix) => 
 
 realTest("SELECT from the URL path picks the database", async (redis, prefix) => {
   const key = `${prefix}db`;
-  const db1 = new RedisConnection(`${REDIS_URL}/1`);
+  const url = new URL(redisUrl()!);
+  url.pathname = Number(url.pathname.slice(1) || 0) === 1 ? "/2" : "/1";
+  const db1 = new RedisConnection(url.href);
   try {
     await db1.send([["SET", key, "in db 1"]]);
     assert.deepEqual(await redis.send([["GET", key]]), [null]);

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { delay, isReachable } from "../_test_util.ts";
+import { delay } from "../_test_util.ts";
+import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
 import { RedisConnection, RespError, type RespValue } from "./resp.ts";
 import { EmbeddedStore, globToRegExp } from "./store.ts";
 
-const redisUp = await isReachable("127.0.0.1", 6379);
+const noRedis = missingRedis();
 
 /** Opens a store in a fresh folder, runs `fn`, closes and removes it. */
 async function withStore(
@@ -492,11 +493,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `EmbeddedStore: answers like a real Redis, command by command${
-    redisUp ? "" : " [no Redis at 127.0.0.1:6379]"
-  }`,
-  ignore: !redisUp,
+testWhen(noRedis, {
+  name: "EmbeddedStore: answers like a real Redis, command by command",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -571,7 +569,7 @@ Deno.test({
         : reply;
     const dir = await Deno.makeTempDir();
     const store = await EmbeddedStore.open(dir);
-    const redis = new RedisConnection("redis://127.0.0.1:6379");
+    const redis = new RedisConnection(redisUrl()!);
     try {
       for (const command of commands) {
         const [ours] = await store.execute([command]);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { isReachable } from "../_test_util.ts";
+import { missingPostgres, postgresUrl, testWhen } from "../_test_needs.ts";
 import { startEmbeddedPostgres } from "./embedded.ts";
 import { migrate, type Migration } from "./migrate.ts";
 
-const postgresUp = await isReachable("127.0.0.1", 5432);
+const noPostgres = missingPostgres();
 
 const MIGRATIONS: Migration[] = [
   { version: 2, name: "add source", sql: "alter table notes add column source text" },
@@ -111,11 +111,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `migrate: concurrent runners on separate connections do not race${
-    postgresUp ? "" : " [no PostgreSQL at 127.0.0.1:5432]"
-  }`,
-  ignore: !postgresUp,
+testWhen(noPostgres, {
+  name: "migrate: concurrent runners on separate connections do not race",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -127,7 +124,7 @@ Deno.test({
     ];
     const clients = Array.from(
       { length: 5 },
-      () => postgres("postgres://postgres@127.0.0.1:5432/postgres", { max: 1, onnotice: () => {} }),
+      () => postgres(postgresUrl()!, { max: 1, onnotice: () => {} }),
     );
     try {
       const results = await Promise.all(clients.map((sql) => migrate(sql, owner, batch)));

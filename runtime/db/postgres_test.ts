@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { freePort, isReachable, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { freePort, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { missingPostgres, postgresUrl, testWhen } from "../_test_needs.ts";
 import { DependencyUnavailableError } from "../errors.ts";
 import { classifyPostgresError, connectPostgres, DatabaseError } from "./postgres.ts";
 
-const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres";
-const postgresUp = await isReachable("127.0.0.1", 5432);
-const NO_POSTGRES = postgresUp ? "" : " [no PostgreSQL at 127.0.0.1:5432]";
+const noPostgres = missingPostgres();
 
 Deno.test("classifyPostgresError: SQL errors keep only their SQLSTATE", () => {
   for (const code of ["23505", "42P01", "22P02", "40001", "57014", "XX000"]) {
@@ -84,18 +83,18 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `connectPostgres: queries are CLIENT spans with parameterised text${NO_POSTGRES}`,
-  ignore: !postgresUp,
+testWhen(noPostgres, {
+  name: "connectPostgres: queries are CLIENT spans with parameterised text",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
     const telemetry = memoryTelemetry("app3");
-    const db = connectPostgres(POSTGRES_URL, {
+    const db = connectPostgres(postgresUrl()!, {
       tracer: telemetry.tracer,
       metrics: telemetry.metrics,
       max: 2,
     });
+    const server = new URL(postgresUrl()!.replace(/^postgres(ql)?:/, "http:"));
     const table = `unit_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     try {
       await db.ping();
@@ -113,9 +112,9 @@ Deno.test({
       assert.equal(insert.kind, SpanKind.CLIENT);
       assert.deepEqual(insert.attributes, {
         "db.system.name": "postgresql",
-        "db.namespace": "postgres",
-        "server.address": "127.0.0.1",
-        "server.port": 5432,
+        "db.namespace": decodeURIComponent(server.pathname.slice(1)) || "postgres",
+        "server.address": server.hostname || "localhost",
+        "server.port": Number(server.port) || 5432,
         "db.operation.name": "INSERT",
         "db.collection.name": table,
         "db.query.text": `insert into ${table} (id, content) values ($1, $2) returning id, content`,
@@ -158,16 +157,14 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    `connectPostgres: prepare runs once before the first query, retried after a failure${NO_POSTGRES}`,
-  ignore: !postgresUp,
+testWhen(noPostgres, {
+  name: "connectPostgres: prepare runs once before the first query, retried after a failure",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
     const telemetry = memoryTelemetry("app3");
     let calls = 0;
-    const db = connectPostgres(POSTGRES_URL, {
+    const db = connectPostgres(postgresUrl()!, {
       tracer: telemetry.tracer,
       metrics: telemetry.metrics,
       prepare: async (client) => {

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { assertPromtoolAccepts, metricValue } from "../_test_util.ts";
+import { missingTool, testWhen } from "../_test_needs.ts";
 import { createMetrics } from "./metrics.ts";
-
-const promtool = await new Deno.Command("promtool", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output()
-  .then((output) => output.success, () => false);
 
 Deno.test("createMetrics: each call has its own registry (services do not collide)", async () => {
   const app1 = createMetrics();
@@ -75,11 +68,8 @@ Deno.test("createMetrics: Deno process metrics are read at scrape time", async (
   assert.ok(lag >= 0 && lag < 1, String(lag));
 });
 
-Deno.test({
-  name: `createMetrics: the exposition passes promtool check metrics${
-    promtool ? "" : " [promtool is not installed]"
-  }`,
-  ignore: !promtool,
+testWhen(missingTool("promtool", "prometheus"), {
+  name: "createMetrics: the exposition passes promtool check metrics",
   fn: async () => {
     const metrics = createMetrics();
     metrics.kafkaConsumed.inc({ topic: "Purchase", group: "app2" });
