@@ -53,7 +53,17 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   while (Date.now() < deadline) {
     try {
       await Deno.writeTextFile(path, token, { createNew: true });
+      // An exit that skips the ordered stop (a second Ctrl-C, Deno.exit) still gives it back.
+      const releaseAtExit = () => {
+        try {
+          if (Deno.readTextFileSync(path) === token) Deno.removeSync(path);
+        } catch {
+          // already gone
+        }
+      };
+      globalThis.addEventListener("unload", releaseAtExit);
       return async () => {
+        globalThis.removeEventListener("unload", releaseAtExit);
         const current = await Deno.readTextFile(path).catch(() => "");
         if (current === token) await Deno.remove(path).catch(() => {});
       };

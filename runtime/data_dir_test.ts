@@ -117,3 +117,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("lockDataDir: a process that exits without releasing (Deno.exit) leaves no pid file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const module = new URL("./data_dir.ts", import.meta.url).href;
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { lockDataDir } from ${JSON.stringify(module)};
+         await lockDataDir(${JSON.stringify(dir)});
+         Deno.exit(130);`,
+      ],
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    assert.equal(code, 130);
+    assert.equal(await exists(`${dir}/host.pid`), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

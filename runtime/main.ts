@@ -1,7 +1,8 @@
 /**
- * `deno task start` / `deno task dev`: loads the configuration, starts the host with the seed's
- * services, and stops it cleanly on SIGINT or SIGTERM (exit 0). Bad configuration exits 2 with
- * every problem listed.
+ * `deno task start` (and the process `deno task dev` restarts): loads the configuration, starts
+ * the host with the seed's services, and stops it cleanly on SIGINT or SIGTERM (exit 0; a second
+ * Ctrl-C more than a second later exits at once with 130). Bad configuration exits 2 with every
+ * problem listed.
  *
  * @example
  * ```sh
@@ -12,8 +13,8 @@
 import { services } from "../functions/mod.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startHost } from "./host.ts";
-import { errorType } from "./errors.ts";
 import { createLogger, flushStdout, writeStdout } from "./log.ts";
+import { handleStopSignals, reportUnhandledRejections } from "./process.ts";
 
 function fail(message: string, code: number): never {
   writeStdout(
@@ -36,28 +37,21 @@ try {
   throw error;
 }
 
-// A stray rejection in some client library must not take every service down with it.
 const log = createLogger({ service: "host", level: config.logLevel });
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  log.error("unhandled promise rejection", { error_type: errorType(event.reason) });
-});
+globalThis.addEventListener("unhandledrejection", reportUnhandledRejections(log));
 
 // An uncaught exception still ends the process, but not before the log lines queued before it.
 globalThis.addEventListener("error", () => flushStdout());
 
-let host;
+// Listening from the start: Ctrl-C while the embedded servers start stops cleanly once they have.
+const starting = startHost(config, services);
+handleStopSignals({
+  log,
+  stop: async () => await (await starting.catch(() => undefined))?.stop(),
+  exit: (code) => Deno.exit(code),
+});
 try {
-  host = await startHost(config, services);
+  await starting;
 } catch (error) {
   fail(`host failed to start: ${(error as Error).message}`, 1);
 }
-
-let signals = 0;
-const onSignal = async () => {
-  if (++signals > 1) Deno.exit(130); // a second signal means: do not wait
-  await host.stop();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGINT", onSignal);
-Deno.addSignalListener("SIGTERM", onSignal);

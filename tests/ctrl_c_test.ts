@@ -1,0 +1,157 @@
+/**
+ * Ctrl-C in a real terminal: `deno task start` and `deno task dev` run under a pseudo-terminal
+ * (util-linux `script`), and a ^C typed into it makes the terminal send SIGINT to the whole
+ * foreground process group, as a user's keyboard does (`deno task` forwards it once more). Every
+ * time, the host must finish its clean stop: "host stopped" in the log, the spans of the last
+ * request exported, no `host.pid` left in the data folder, exit code 0.
+ *
+ * Under `dev` the first run also changes a source file first: the host restarts after a clean
+ * stop. `CTRL_C_RUNS` sets how many times each task is tried (default 10).
+ */
+import assert from "node:assert/strict";
+import { missingTool, testWhen } from "../runtime/_test_needs.ts";
+import { freePort } from "../runtime/_test_util.ts";
+import { OtlpReceiver, SpanKind } from "./_otlp.ts";
+
+const RUNS = Number(Deno.env.get("CTRL_C_RUNS") ?? 10);
+const root = new URL("..", import.meta.url).pathname;
+
+interface Outcome {
+  readonly code: number;
+  readonly output: string;
+  readonly pidFileLeft: boolean;
+  readonly lastSpanExported: boolean;
+  readonly stopMs: number;
+}
+
+/** Runs `deno task <task>` in a pseudo-terminal, sends one request, then types ^C. */
+async function ctrlC(
+  task: "start" | "dev",
+  dataDir: string,
+  options: { restartFirst?: boolean } = {},
+): Promise<Outcome> {
+  const receiver = await OtlpReceiver.start();
+  const ports = Object.fromEntries(
+    ["APP1_PORT", "APP2_PORT", "APP3_PORT", "APP4_PORT", "EXECUTOR_PORT"].map((name) => [
+      name,
+      String(freePort()),
+    ]),
+  );
+  const child = new Deno.Command("script", {
+    // exec: the exit code is deno task's, not that of a shell that saw the SIGINT too.
+    args: ["-qefc", `exec deno task ${task}`, "/dev/null"],
+    cwd: root,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+      NO_COLOR: "1",
+      TERM: "dumb",
+      ...ports,
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      EXECUTOR_SCHEDULE: "* * * * * *",
+    },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const drain = (async () => {
+    for await (const chunk of child.stdout) output += decoder.decode(chunk, { stream: true });
+  })();
+  const stderr = child.stderr.pipeTo(new WritableStream());
+  const writer = child.stdin.getWriter();
+  try {
+    const started = (times: number) => output.split('"message":"host ready"').length > times;
+    const waitStarted = async (times: number) => {
+      const until = Date.now() + 60_000;
+      while (!started(times)) {
+        if (Date.now() > until) throw new Error(`the host did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await waitStarted(1);
+    if (options.restartFirst) {
+      // A source file changes: dev stops the host cleanly and starts it again.
+      const now = new Date();
+      await Deno.utime(`${root}runtime/mod.ts`, now, now);
+      await waitStarted(2);
+    }
+    // Our own trace id, to find this request's spans among the executor's.
+    const traceId = crypto.randomUUID().replaceAll("-", "");
+    const response = await fetch(`http://127.0.0.1:${ports.APP1_PORT}/Message`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        traceparent: `00-${traceId}-${traceId.slice(0, 16)}-01`,
+      },
+      body: JSON.stringify({ content: "just before Ctrl-C" }),
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 201);
+    const typed = performance.now();
+    await writer.write(new Uint8Array([3])); // ^C
+    const status = await Promise.race([
+      child.status,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000)),
+    ]);
+    if (status === undefined) {
+      child.kill("SIGKILL");
+      throw new Error(`no exit 30 s after ^C:\n${output}`);
+    }
+    const stopMs = performance.now() - typed;
+    await drain;
+    const lastSpanExported = receiver.trace(traceId).some((span) =>
+      span.service === "app1" && span.kind === SpanKind.SERVER
+    );
+    const pidFileLeft = await Deno.stat(`${dataDir}/host.pid`).then(() => true, () => false);
+    return { code: status.code, output, pidFileLeft, lastSpanExported, stopMs };
+  } finally {
+    await writer.close().catch(() => {});
+    await stderr.catch(() => {});
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.status;
+    await receiver.stop();
+  }
+}
+
+for (const task of ["start", "dev"] as const) {
+  testWhen(missingTool("script", "bsdutils"), {
+    name: `Ctrl-C in a terminal stops deno task ${task} cleanly, ${RUNS} times out of ${RUNS}`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const dataDir = await Deno.makeTempDir({ prefix: "otel-functions-ctrl-c-" });
+      try {
+        const failures: string[] = [];
+        for (let run = 1; run <= RUNS; run++) {
+          const outcome = await ctrlC(task, dataDir, { restartFirst: task === "dev" && run === 1 });
+          const problems = [
+            outcome.code !== 0 && `exit code ${outcome.code}`,
+            !outcome.output.includes('"message":"host stopped"') && 'no "host stopped"',
+            task === "dev" && run === 1 &&
+            !/"file changed[^]*"host stopped"[^]*"host ready"/.test(outcome.output) &&
+            "no clean stop before the restart on a file change",
+            outcome.output.includes("second stop signal") && "taken as a second Ctrl-C",
+            outcome.pidFileLeft && "host.pid left behind",
+            !outcome.lastSpanExported && "the last request's span was not exported",
+          ].filter(Boolean);
+          if (problems.length > 0) {
+            failures.push(`run ${run}: ${problems.join(", ")}\n${outcome.output.slice(-3000)}`);
+          }
+        }
+        assert.deepEqual(failures, [], `${failures.length} of ${RUNS} runs were not clean`);
+      } finally {
+        await Deno.remove(dataDir, { recursive: true });
+      }
+    },
+  });
+}
