@@ -14,7 +14,7 @@
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import postgres from "postgres";
-import { RedisConnection } from "../runtime/cache/resp.ts";
+import { createClient } from "@redis/client";
 import { clientSettings, consumerSettings, RUN_SETTINGS } from "./kafka_settings.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
 import { type Child, type Cpus, denoRun, freePort, spawnChild, waitForHttp } from "./process.ts";
@@ -70,9 +70,9 @@ interface Probe {
   close(): Promise<void>;
 }
 
-function directProbe(backends: FlowBackends): Probe {
+async function directProbe(backends: FlowBackends): Promise<Probe> {
   const sql = postgres(backends.databaseUrl, { max: 1, onnotice: () => {} });
-  const redis = new RedisConnection(backends.redisUrl);
+  const redis = await createClient({ url: backends.redisUrl }).connect();
   return {
     async postgres(ids) {
       const rows = await sql<{ id: string }[]>`
@@ -80,12 +80,12 @@ function directProbe(backends: FlowBackends): Probe {
       return new Set(rows.map((row) => row.id));
     },
     async redis(ids) {
-      const replies = await redis.send(ids.map((id) => ["EXISTS", `message:${id}`]));
+      const replies = await Promise.all(ids.map((id) => redis.exists(`message:${id}`)));
       return new Set(ids.filter((_, index) => replies[index] === 1));
     },
     async close() {
       await sql.end({ timeout: 1 });
-      redis.close();
+      redis.destroy();
     },
   };
 }
@@ -236,7 +236,7 @@ export async function runFlowBench(options: FlowBenchOptions): Promise<FlowBench
   try {
     const host = await startFlowHost(options, sink);
     child = host.child;
-    const probe = options.backends ? directProbe(options.backends) : httpProbe(host.urls);
+    const probe = options.backends ? await directProbe(options.backends) : httpProbe(host.urls);
     const pollInterval = options.backends ? 2 : 10;
     const drain = async (tracker: Tracker, whileSending: () => boolean, timeoutMs: number) => {
       while (whileSending() || !tracker.idle) {
@@ -310,13 +310,13 @@ async function cleanUp(backends: FlowBackends, tag: string, redisIds: string[]):
   } finally {
     await sql.end({ timeout: 1 });
   }
-  const redis = new RedisConnection(backends.redisUrl);
+  const redis = await createClient({ url: backends.redisUrl }).connect();
   try {
     for (let i = 0; i < redisIds.length; i += 500) {
-      await redis.send(redisIds.slice(i, i + 500).map((id) => ["DEL", `message:${id}`]));
+      await redis.del(redisIds.slice(i, i + 500).map((id) => `message:${id}`));
     }
   } finally {
-    redis.close();
+    redis.destroy();
   }
 }
 

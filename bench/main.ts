@@ -14,7 +14,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { RedisConnection } from "../runtime/cache/resp.ts";
+import { createClient } from "@redis/client";
 import { type FlowBackends, type FlowBenchResult, kafkaHopLatency, runFlowBench } from "./flow.ts";
 import { runHttpBench } from "./http.ts";
 import { runKafkaBench } from "./kafka.ts";
@@ -70,14 +70,18 @@ async function probeServers(
   } catch (error) {
     return { versions, problem: `PostgreSQL at ${databaseUrl}: ${(error as Error).message}` };
   }
-  const redis = new RedisConnection(redisUrl, { connectTimeoutMs: 3000 });
+  const redis = createClient({
+    url: redisUrl,
+    socket: { connectTimeout: 3000, reconnectStrategy: false },
+  });
   try {
-    const [info] = await redis.send([["INFO", "server"]]);
-    versions.redis = String(info).match(/redis_version:(\S+)/)?.[1] ?? "unknown";
+    await redis.connect();
+    const info = await redis.info("server");
+    versions.redis = info.match(/redis_version:(\S+)/)?.[1] ?? "unknown";
   } catch (error) {
     return { versions, problem: `Redis at ${redisUrl}: ${(error as Error).message}` };
   } finally {
-    redis.close();
+    if (redis.isOpen) redis.destroy();
   }
   return { versions };
 }

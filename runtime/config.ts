@@ -248,7 +248,7 @@ function parseRedis(
   }
   if (redisUrl === undefined) return { kind: "embedded", dir: `${dataDir}/redis` };
   if (!isUrl(redisUrl, ["redis:"])) {
-    problems.push("REDIS_URL must be a redis:// URL (rediss:// is not supported by the bridge)");
+    problems.push("REDIS_URL must be a redis:// URL");
   }
   return { kind: "redis", url: redisUrl };
 }

@@ -18,8 +18,9 @@
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hono } from "hono";
 import { type CacheClient, connectCache } from "./cache/client.ts";
-import { redisBackend, type RestBridge, startRestBridge } from "./cache/bridge.ts";
-import { EmbeddedStore } from "./cache/store.ts";
+import { type RestBridge, startRestBridge } from "./cache/bridge.ts";
+import { redisBackend } from "./cache/redis.ts";
+import { openEmbeddedStore } from "./cache/store.ts";
 import { type Config, embeddedDefaults, type ServiceName } from "./config.ts";
 import { type CronJob, startCron } from "./cron.ts";
 import { lockDataDir } from "./data_dir.ts";
@@ -360,7 +361,7 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
     bridge = await startRestBridge(redisBackend(redis.url), { token });
   } else {
     server = { address: "embedded-store", port: 0 };
-    bridge = await startRestBridge(await EmbeddedStore.open(redis.dir), { token });
+    bridge = await startRestBridge(await openEmbeddedStore(redis.dir), { token });
   }
   stack.push(Phase.Infrastructure, "Redis REST bridge", () => bridge.stop());
   return { url: bridge.url, token, server };

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
-import { RedisConnection } from "../runtime/cache/resp.ts";
+import { createClient } from "@redis/client";
 import { type BackendSuite, getJson, testEachBackend, type TestHost, waitFor } from "./_harness.ts";
 import { type ReceivedSpan, SpanKind } from "./_otlp.ts";
 
@@ -252,16 +252,14 @@ testEachBackend("one executor tick yields two connected traces end to end", asyn
       }
     }
     if (suite.real.redis) {
-      const redis = new RedisConnection(suite.env.REDIS_URL);
+      const redis = await createClient({ url: suite.env.REDIS_URL }).connect();
       try {
-        const [value, ttl] = await redis.send([
-          ["GET", `message:${kafkaId}`],
-          ["TTL", `message:${kafkaId}`],
-        ]);
+        const value = await redis.get(`message:${kafkaId}`);
+        const ttl = await redis.ttl(`message:${kafkaId}`);
         assert.equal(JSON.parse(String(value)).id, kafkaId);
-        assert.ok(Number(ttl) > 86_000 && Number(ttl) <= 86_400, `TTL ${ttl}`);
+        assert.ok(ttl > 86_000 && ttl <= 86_400, `TTL ${ttl}`);
       } finally {
-        redis.close();
+        redis.destroy();
       }
     }
 

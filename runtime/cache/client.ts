@@ -10,13 +10,9 @@
  * import { trace } from "@opentelemetry/api";
  * import { createMetrics } from "../telemetry/metrics.ts";
  * import { connectCache } from "./client.ts";
- * const cache = connectCache({
- *   url: "http://127.0.0.1:8079",
- *   token: "secret",
- *   server: { address: "127.0.0.1", port: 6379 },
- *   tracer: trace.getTracer("app4"),
- *   metrics: createMetrics(),
- * });
+ * const server = { address: "127.0.0.1", port: 6379 };
+ * const cache = connectCache({ url: "http://127.0.0.1:8079", token: "secret", server,
+ *   tracer: trace.getTracer("app4"), metrics: createMetrics() });
  * // await cache.set("message:1", { id: "1" }, { ttlSeconds: 60 });
  * ```
  * @module
@@ -42,9 +38,8 @@ export interface CacheClient extends Cache {
   ping(): Promise<void>;
 }
 
-/** Options of {@linkcode connectCache}. */
+/** Options of {@linkcode connectCache}: the REST endpoint and its token, and more. */
 export interface CacheOptions {
-  /** The REST endpoint and its token. */
   readonly url: string;
   readonly token: string;
   /** The Redis server behind the endpoint, for span attributes. */
@@ -97,20 +92,17 @@ export function connectCache(options: CacheOptions): CacheClient {
         "db.operation.name": operation,
         "db.query.text": queryText,
       }, async () => {
-        try {
-          const result = await run();
-          outcome = "ok";
-          reportDependency(metrics, "redis", true);
-          return result;
-        } catch (error) {
-          const classified = classifyCacheError(error);
-          if (classified instanceof DependencyUnavailableError) {
-            reportDependency(metrics, "redis", false);
-          }
-          throw classified;
-        }
+        const result = await run().catch((error) => {
+          throw classifyCacheError(error);
+        });
+        outcome = "ok";
+        return result;
       });
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) reportDependency(metrics, "redis", false);
+      throw error;
     } finally {
+      if (outcome === "ok") reportDependency(metrics, "redis", true);
       metrics.dbDuration.observe(
         { db_system_name: "redis", db_operation_name: operation, outcome },
         (performance.now() - started) / 1000,
@@ -128,12 +120,6 @@ export function connectCache(options: CacheOptions): CacheClient {
         () => ttl ? redis.set(key, value, { ex: ttl }) : redis.set(key, value),
       );
     },
-    async ping() {
-      try {
-        await redis.ping();
-      } catch (error) {
-        throw classifyCacheError(error);
-      }
-    },
+    ping: () => redis.ping().then(() => {}, (error) => Promise.reject(classifyCacheError(error))),
   };
 }

@@ -1,23 +1,25 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
 import { DependencyUnavailableError } from "../errors.ts";
-import { RedisConnectionError } from "./resp.ts";
-import { type RestBridge, startRestBridge } from "./bridge.ts";
+import { type Backend, RedisUnavailableError, type RestBridge, startRestBridge } from "./bridge.ts";
 import { type CacheClient, CacheError, classifyCacheError, connectCache } from "./client.ts";
-import { EmbeddedStore } from "./store.ts";
+import { redisBackend } from "./redis.ts";
+import { openEmbeddedStore } from "./store.ts";
 
 const SERVER = { address: "embedded-store", port: 0 };
 
-/** A cache client through a REST bridge over a fresh embedded store. */
+/** A cache client through a REST bridge over a fresh embedded store (or `backend`). */
 async function withCache(
   fn: (
     cache: CacheClient,
-    context: { telemetry: MemoryTelemetry; store: EmbeddedStore; bridge: RestBridge },
+    context: { telemetry: MemoryTelemetry; store: Backend; bridge: RestBridge; dir: string },
   ) => Promise<void>,
+  backend?: Backend,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const store = await EmbeddedStore.open(dir);
+  const store = backend ?? await openEmbeddedStore(dir);
   const started = await startRestBridge(store, { token: "cache-token" });
   let stopped: Promise<void> | undefined;
   const bridge: RestBridge = { ...started, stop: () => stopped ??= started.stop() };
@@ -31,7 +33,7 @@ async function withCache(
     timeoutMs: 2000,
   });
   try {
-    await fn(cache, { telemetry, store, bridge });
+    await fn(cache, { telemetry, store, bridge, dir });
   } finally {
     await bridge.stop(); // closes the store too
     await Deno.remove(dir, { recursive: true });
@@ -41,27 +43,55 @@ async function withCache(
 const cacheTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
 
+/** The expiry the embedded store journaled for each key, in seconds from now (null: none). */
+async function journaledTtls(dir: string): Promise<Record<string, number | null>> {
+  const lines = (await Deno.readTextFile(`${dir}/journal.jsonl`)).trim().split("\n");
+  return Object.fromEntries(lines.map((line) => {
+    const [, key, , expiresAt] = JSON.parse(line);
+    return [key, expiresAt === null ? null : Math.round((expiresAt - Date.now()) / 1000)];
+  }));
+}
+
 cacheTest("connectCache: set and get JSON values through the bridge", async () => {
-  await withCache(async (cache, { store }) => {
+  await withCache(async (cache, { store, dir }) => {
     const message = { id: "8c1f", content: "héllo", source: "app3", tags: [1, 2] };
     await cache.set("message:8c1f", message);
     assert.deepEqual(await cache.get("message:8c1f"), message);
     assert.equal(await cache.get("message:missing"), null);
-    const [raw, ttl] = await store.execute([["GET", "message:8c1f"], ["TTL", "message:8c1f"]]);
-    assert.deepEqual(JSON.parse(raw as string), message, "stored as JSON");
-    assert.equal(ttl, -1, "no TTL unless asked");
+    const [raw] = await store.execute([["GET", "message:8c1f"]]);
+    assert.ok("result" in raw);
+    assert.deepEqual(JSON.parse(raw.result as string), message, "stored as JSON");
+    assert.deepEqual(await journaledTtls(dir), { "message:8c1f": null }, "no TTL unless asked");
     await cache.ping();
   });
 });
 
 cacheTest("connectCache: ttlSeconds sets the expiry", async () => {
-  await withCache(async (cache, { store }) => {
+  await withCache(async (cache, { dir }) => {
     await cache.set("message:1", { id: "1" }, { ttlSeconds: 86400 });
-    assert.deepEqual(await store.execute([["TTL", "message:1"]]), [86400]);
     await cache.set("message:2", "plain", { ttlSeconds: 60 });
     assert.equal(await cache.get("message:2"), "plain");
-    assert.deepEqual(await store.execute([["TTL", "message:2"]]), [60]);
+    assert.deepEqual(await journaledTtls(dir), { "message:1": 86400, "message:2": 60 });
   });
+});
+
+testWhen(missingRedis(), {
+  name: "connectCache: through the bridge to a real Redis, with the TTL",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = redisBackend(redisUrl()!);
+    const key = `unit:${crypto.randomUUID()}`;
+    await withCache(async (cache, { store }) => {
+      await cache.set(key, { content: "héllo" }, { ttlSeconds: 600 });
+      assert.deepEqual(await cache.get(key), { content: "héllo" });
+      await cache.ping();
+      assert.deepEqual(await store.execute([["TTL", key], ["DEL", key]]), [
+        { result: 600 },
+        { result: 1 },
+      ]);
+    }, redis);
+  },
 });
 
 cacheTest(
@@ -143,8 +173,8 @@ cacheTest(
   "connectCache: a bridge whose Redis is down (503) is DependencyUnavailableError",
   async () => {
     const bridge = await startRestBridge({
-      execute: () => Promise.reject(new RedisConnectionError("down")),
-      close() {},
+      execute: () => Promise.reject(new RedisUnavailableError("down")),
+      close: () => Promise.resolve(),
     }, { token: "t" });
     const telemetry = memoryTelemetry("app4");
     const cache = connectCache({
