@@ -53,6 +53,11 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** A log level name. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/** How log lines are written to stdout: `auto` is readable on a terminal and JSON elsewhere. */
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+/** A `LOG_FORMAT` value. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
 /** The validated configuration of one host process. */
 export interface Config {
   readonly services: readonly ServiceName[];
@@ -72,6 +77,7 @@ export interface Config {
   readonly kafkaSessionTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly telemetry: TelemetryConfig;
 }
 
@@ -166,6 +172,13 @@ export function loadConfig(
     kafkaSessionTimeoutMs: integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, 1000, 300_000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: oneOf("LOG_LEVEL", read("LOG_LEVEL")?.toLowerCase(), LOG_LEVELS, "info", problems),
+    logFormat: oneOf(
+      "LOG_FORMAT",
+      read("LOG_FORMAT")?.toLowerCase(),
+      LOG_FORMATS,
+      "auto",
+      problems,
+    ),
     telemetry: parseTelemetry(read, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -310,6 +310,13 @@ Deno.test("loadConfig: LOG_LEVEL must be a known level", () => {
   );
 });
 
+Deno.test("loadConfig: LOG_FORMAT is auto unless json or pretty", () => {
+  assert.equal(loadConfig({}).logFormat, "auto");
+  assert.equal(loadConfig({ LOG_FORMAT: "Pretty" }).logFormat, "pretty");
+  assert.equal(loadConfig({ LOG_FORMAT: "json" }).logFormat, "json");
+  assertOneProblem({ LOG_FORMAT: "xml" }, 'LOG_FORMAT="xml" must be one of auto, json, pretty');
+});
+
 Deno.test("loadConfig: every problem is reported together", () => {
   const problems = problemsOf({
     APP1_PORT: "x",

@@ -87,7 +87,12 @@ export async function startHost(
   definitions: Definitions,
   options: HostOptions = {},
 ): Promise<Host> {
-  const log = createLogger({ service: "host", level: config.logLevel, write: options.write });
+  const log = createLogger({
+    service: "host",
+    level: config.logLevel,
+    write: options.write,
+    format: config.logFormat,
+  });
   const stack = new ShutdownStack();
   try {
     return await start(config, definitions, options, log, stack);

@@ -1,6 +1,8 @@
 /**
  * The one logger: a JSON object per line on stdout with time, level, service, message, the active
- * `trace_id`/`span_id` and fields; each record also goes to an optional sink (OTLP logs).
+ * `trace_id`/`span_id` and fields; each record also goes to an optional sink (OTLP logs). On a
+ * terminal the same records are written as readable lines instead (time, level, service, short
+ * trace id, message, fields; coloured unless `NO_COLOR`); `LOG_FORMAT=json|pretty` decides.
  *
  * @example
  * ```ts
@@ -13,7 +15,7 @@
  * @module
  */
 import { trace } from "@opentelemetry/api";
-import type { LogLevel } from "./config.ts";
+import type { LogFormat, LogLevel } from "./config.ts";
 import type { LogFields, Logger } from "./function.ts";
 
 /** A log record as written to stdout. */
@@ -35,6 +37,11 @@ export interface LoggerOptions {
   readonly write?: (line: string, urgent: boolean) => void;
   /** Receives every record that passed the level filter, e.g. to export it over OTLP. */
   readonly sink?: (record: LogRecord) => void;
+  /**
+   * How lines are written: `auto` (the default) is `pretty` when the lines go to a stdout that
+   * is a terminal and JSON otherwise (pipes, files, a `write` of the caller's).
+   */
+  readonly format?: LogFormat;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -92,6 +99,10 @@ globalThis.addEventListener("unload", flushStdout);
 export function createLogger(options: LoggerOptions): Logger {
   const { service, write = writeStdout, sink } = options;
   const minimum = RANK[options.level];
+  const pretty = options.format === "pretty" ||
+    (options.format !== "json" && options.write === undefined && stdoutIsTerminal());
+  // Colour only reaches a terminal: never a file, a pipe or a caller's writer.
+  const color = pretty && !Deno.noColor && options.write === undefined && stdoutIsTerminal();
   const emit = (level: LogLevel, message: string, fields: LogFields = {}): void => {
     if (RANK[level] < minimum) return;
     const spanContext = trace.getActiveSpan()?.spanContext();
@@ -103,7 +114,7 @@ export function createLogger(options: LoggerOptions): Logger {
       ...(spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {}),
     };
     const full = Object.assign(record, serializeFields(fields));
-    write(toJson(full), level === "error");
+    write(pretty ? formatPretty(full, { color }) : toJson(full), level === "error");
     sink?.(full);
   };
   return {
@@ -148,5 +159,120 @@ function toJson(record: LogRecord): string {
       }
     }
     return JSON.stringify(safe, (_, value) => typeof value === "bigint" ? String(value) : value);
+  }
+}
+
+let terminal: boolean | undefined;
+function stdoutIsTerminal(): boolean {
+  try {
+    terminal ??= Deno.stdout.isTerminal();
+  } catch {
+    terminal = false;
+  }
+  return terminal;
+}
+
+const ANSI = {
+  reset: "\x1b[0m",
+  dim: "\x1b[2m",
+  bold: "\x1b[1m",
+  level: {
+    debug: "\x1b[90m",
+    info: "\x1b[32m",
+    warn: "\x1b[33m",
+    error: "\x1b[1;31m",
+  } as Record<LogLevel, string>,
+};
+/** The console's service colours, as 256-colour terminal codes. */
+const SERVICE_COLORS: Record<string, number> = {
+  executor: 141,
+  app1: 39,
+  app2: 37,
+  app3: 173,
+  app4: 168,
+  host: 250,
+};
+const OWN_KEYS = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
+
+/** Options of {@linkcode formatPretty}. */
+export interface PrettyOptions {
+  /** ANSI colours (leave off for `NO_COLOR` and anything that is not a terminal). */
+  readonly color: boolean;
+}
+
+/**
+ * A record as one readable line: local time with milliseconds, level, service, the first 8
+ * digits of the trace id, the message, then the fields as `key=value` (strings with spaces or
+ * quotes JSON-quoted, objects flattened as `key.inner=value`).
+ *
+ * @example
+ * ```ts
+ * import { formatPretty } from "./log.ts";
+ * const line = formatPretty({
+ *   time: "2026-11-30T09:05:07.042Z",
+ *   level: "info",
+ *   service: "app3",
+ *   message: "message stored",
+ *   trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+ *   message_id: "0b6f",
+ * }, { color: false });
+ * console.log(line); // "09:05:07.042 INFO  app3     4bf92f35 message stored message_id=0b6f" in UTC
+ * ```
+ */
+export function formatPretty(record: LogRecord, options: PrettyOptions): string {
+  const paint = (code: string, text: string) =>
+    options.color ? `${code}${text}${ANSI.reset}` : text;
+  const date = new Date(record.time);
+  const pad = (value: number, width = 2) => String(value).padStart(width, "0");
+  const clock = Number.isNaN(date.getTime())
+    ? record.time
+    : `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${
+      pad(date.getMilliseconds(), 3)
+    }`;
+  const level = record.level.toUpperCase().padEnd(5);
+  const service = record.service.padEnd(8);
+  const serviceColor = SERVICE_COLORS[record.service] ?? 252;
+  const traceId = typeof record.trace_id === "string" ? record.trace_id.slice(0, 8) : "";
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(record)) {
+    if (!OWN_KEYS.has(key)) {
+      flatten(key, value, fields, (k, v) => `${paint(ANSI.dim, `${k}=`)}${v}`);
+    }
+  }
+  return [
+    paint(ANSI.dim, clock),
+    paint(ANSI.level[record.level] ?? "", level),
+    paint(`\x1b[38;5;${serviceColor}m`, service),
+    paint(ANSI.dim, traceId.padEnd(8)),
+    record.level === "error" ? paint(ANSI.bold, record.message) : record.message,
+    ...fields,
+  ].join(" ");
+}
+
+/** Appends `key=value` for `value`, or one pair per leaf of an object (`key.inner=value`). */
+function flatten(
+  key: string,
+  value: unknown,
+  out: string[],
+  pair: (key: string, value: string) => string,
+): void {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) out.push(pair(key, "{}"));
+    for (const [inner, nested] of entries) flatten(`${key}.${inner}`, nested, out, pair);
+    return;
+  }
+  out.push(pair(key, fieldText(value)));
+}
+
+function fieldText(value: unknown): string {
+  if (typeof value === "string") {
+    return value === "" || /[\s"=\\]/.test(value) ? JSON.stringify(value) : value;
+  }
+  if (typeof value === "bigint") return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return `[unserializable ${typeof value}]`;
   }
 }

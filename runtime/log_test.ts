@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { memoryTracer } from "./_test_util.ts";
 import type { LogLevel } from "./config.ts";
-import { createLogger, type LogRecord } from "./log.ts";
+import { createLogger, formatPretty, type LogRecord } from "./log.ts";
 
 function capture(level: LogLevel = "debug", service = "app1") {
   const lines: string[] = [];
@@ -269,4 +269,148 @@ Deno.test("writeStdout: a closed stdout loses lines, not the process", async () 
   await child.stdout.cancel();
   const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
   assert.equal(status.code, 7, stderr);
+});
+
+const RECORD: LogRecord = {
+  time: "2026-11-30T09:05:07.042Z",
+  level: "info",
+  service: "app3",
+  message: "message stored",
+  trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+  span_id: "00f067aa0ba902b7",
+  message_id: "0b6f1c2e",
+  topic: "Purchase",
+};
+
+/** `2026-11-30T09:05:07.042Z` on this machine's clock. */
+function localClock(iso: string): string {
+  const d = new Date(iso);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${
+    p(d.getMilliseconds(), 3)
+  }`;
+}
+
+Deno.test("formatPretty: time, level, service, short trace id, message, fields on one line", () => {
+  assert.equal(
+    formatPretty(RECORD, { color: false }),
+    `${
+      localClock(RECORD.time)
+    } INFO  app3     4bf92f35 message stored message_id=0b6f1c2e topic=Purchase`,
+  );
+  const noTrace = formatPretty({ ...RECORD, trace_id: undefined, span_id: undefined }, {
+    color: false,
+  });
+  assert.equal(
+    noTrace,
+    `${
+      localClock(RECORD.time)
+    } INFO  app3              message stored message_id=0b6f1c2e topic=Purchase`,
+  );
+});
+
+Deno.test("formatPretty: quotes what would be ambiguous, flattens objects, keeps numbers", () => {
+  const line = formatPretty({
+    time: RECORD.time,
+    level: "error",
+    service: "app1",
+    message: "call failed",
+    error: { type: "TypeError", message: "fetch failed: connection refused" },
+    attempt: 3,
+    ok: false,
+    path: "",
+    list: [1, "a"],
+    empty: {},
+  }, { color: false });
+  assert.ok(
+    line.endsWith(
+      ' call failed error.type=TypeError error.message="fetch failed: connection refused" attempt=3' +
+        ' ok=false path="" list=[1,"a"] empty={}',
+    ),
+    line,
+  );
+  assert.ok(line.includes(" ERROR app1     "));
+});
+
+Deno.test("formatPretty: colours only when asked (NO_COLOR and pipes get none)", () => {
+  const plain = formatPretty(RECORD, { color: false });
+  const coloured = formatPretty(RECORD, { color: true });
+  assert.ok(!plain.includes("\x1b"));
+  assert.ok(coloured.includes("\x1b[32mINFO "), "the level in its colour");
+  assert.ok(coloured.includes("\x1b[38;5;173mapp3"), "the service in its console colour");
+  // deno-lint-ignore no-control-regex
+  assert.equal(coloured.replace(/\x1b\[[\d;]*m/g, ""), plain);
+});
+
+Deno.test("createLogger: format pretty writes readable lines; a caller's write gets JSON by default", () => {
+  const pretty: string[] = [];
+  createLogger({ service: "app4", level: "info", format: "pretty", write: (l) => pretty.push(l) })
+    .info("message cached", { message_id: "m1" });
+  assert.match(
+    pretty[0],
+    /^\d\d:\d\d:\d\d\.\d{3} INFO {2}app4 {5}\S* *message cached message_id=m1$/,
+  );
+  const json: string[] = [];
+  createLogger({ service: "app4", level: "info", write: (l) => json.push(l) }).info("x");
+  assert.equal(JSON.parse(json[0]).message, "x");
+});
+
+/** Runs a logger writing to the real stdout, piped or on a terminal (through `script`). */
+async function stdoutOf(terminal: boolean, env: Record<string, string>): Promise<string> {
+  const code = `import { createLogger, flushStdout } from ${
+    JSON.stringify(import.meta.resolve("./log.ts"))
+  };
+const format = Deno.env.get("LOG_FORMAT");
+createLogger({ service: "app1", level: "info", format: format === "json" || format === "pretty" ? format : "auto" }).info("hello", { n: 1 });
+flushStdout();`;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, code);
+  try {
+    const deno = Deno.execPath();
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    const command = terminal
+      ? new Deno.Command("script", {
+        args: ["-qec", `${deno} run -A --no-check --config ${config} ${file}`, "/dev/null"],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      })
+      : new Deno.Command(deno, {
+        args: ["run", "-A", "--no-check", "--config", config, file],
+        env,
+        stdout: "piped",
+      });
+    const { stdout } = await command.output();
+    return new TextDecoder().decode(stdout).replace(/\r/g, "").trim();
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+const hasScript = (() => {
+  try {
+    return Deno.statSync("/usr/bin/script").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "stdout: JSON through a pipe, readable (and coloured unless NO_COLOR) on a terminal" +
+    (hasScript ? "" : " [needs util-linux script for a terminal]"),
+  ignore: !hasScript,
+  fn: async () => {
+    const piped = await stdoutOf(false, {});
+    assert.equal(JSON.parse(piped).message, "hello");
+    const tty = await stdoutOf(true, {});
+    // deno-lint-ignore no-control-regex
+    assert.match(tty.replace(/\x1b\[[\d;]*m/g, ""), /INFO {2}app1 {14}hello n=1$/);
+    assert.ok(tty.includes("\x1b["), "coloured on a terminal");
+    const noColor = await stdoutOf(true, { NO_COLOR: "1" });
+    assert.match(noColor, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}app1 {14}hello n=1$/);
+    const forcedJson = await stdoutOf(true, { LOG_FORMAT: "json" });
+    assert.equal(JSON.parse(forcedJson).service, "app1");
+    const forcedPretty = await stdoutOf(false, { LOG_FORMAT: "pretty", NO_COLOR: "1" });
+    assert.match(forcedPretty, /INFO {2}app1 {14}hello n=1$/);
+  },
 });

@@ -102,7 +102,7 @@ export function installContextManager(): void {
 /** Creates the tracer, logger and metrics of `service`. */
 export function createServiceTelemetry(
   service: string,
-  config: Pick<Config, "telemetry" | "logLevel">,
+  config: Pick<Config, "telemetry" | "logLevel"> & Partial<Pick<Config, "logFormat">>,
   status: ExportStatus,
   write?: (line: string, urgent: boolean) => void,
 ): ServiceTelemetry {
@@ -112,7 +112,7 @@ export function createServiceTelemetry(
   if (settings.disabled) {
     return {
       tracer: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer(service),
-      log: createLogger({ service, level: config.logLevel, write }),
+      log: createLogger({ service, level: config.logLevel, write, format: config.logFormat }),
       metrics,
       flush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
@@ -201,6 +201,7 @@ export function createServiceTelemetry(
       service,
       level: config.logLevel,
       write,
+      format: config.logFormat,
       sink: (record) =>
         otelLogger.emit({
           timestamp: new Date(record.time),
