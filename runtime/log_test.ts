@@ -363,6 +363,10 @@ async function stdoutOf(terminal: boolean, env: Record<string, string>): Promise
 const format = Deno.env.get("LOG_FORMAT");
 createLogger({ service: "app1", level: "info", format: format === "json" || format === "pretty" ? format : "auto" }).info("hello", { n: 1 });
 flushStdout();`;
+  // The parent's NO_COLOR (CI sets it) must not decide the child's colours: only `env` does.
+  const inherited = Deno.env.toObject();
+  delete inherited.NO_COLOR;
+  env = { ...inherited, ...env };
   const file = await Deno.makeTempFile({ suffix: ".ts" });
   await Deno.writeTextFile(file, code);
   try {
@@ -372,12 +376,14 @@ flushStdout();`;
       ? new Deno.Command("script", {
         args: ["-qec", `${deno} run -A --no-check --config ${config} ${file}`, "/dev/null"],
         env,
+        clearEnv: true,
         stdout: "piped",
         stderr: "piped",
       })
       : new Deno.Command(deno, {
         args: ["run", "-A", "--no-check", "--config", config, file],
         env,
+        clearEnv: true,
         stdout: "piped",
       });
     const { stdout } = await command.output();
