@@ -75,6 +75,14 @@ export interface Config {
   readonly kafkaMaxAttempts: number;
   readonly kafkaRetryBackoffMs: number;
   readonly kafkaSessionTimeoutMs: number;
+  /** Producer batching: linger, and the most messages and bytes in one produce request. */
+  readonly kafkaBatch: {
+    readonly lingerMs: number;
+    readonly maxMessages: number;
+    readonly maxBytes: number;
+  };
+  /** Messages of a fetched batch a consumer handles at once (in order per key). */
+  readonly kafkaConsumerConcurrency: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -170,6 +178,12 @@ export function loadConfig(
     kafkaMaxAttempts: integer("KAFKA_MAX_ATTEMPTS", 5, 1, 100),
     kafkaRetryBackoffMs: integer("KAFKA_RETRY_BACKOFF_MS", 200, 0, 60_000),
     kafkaSessionTimeoutMs: integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, 1000, 300_000),
+    kafkaBatch: {
+      lingerMs: integer("KAFKA_LINGER_MS", 5, 0, 10_000),
+      maxMessages: integer("KAFKA_BATCH_MAX_MESSAGES", 1000, 1, 100_000),
+      maxBytes: integer("KAFKA_BATCH_MAX_BYTES", 512 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    kafkaConsumerConcurrency: integer("KAFKA_CONSUMER_CONCURRENCY", 16, 1, 1000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: oneOf("LOG_LEVEL", read("LOG_LEVEL")?.toLowerCase(), LOG_LEVELS, "info", problems),
     logFormat: oneOf(

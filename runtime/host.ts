@@ -224,6 +224,7 @@ async function start(
           producer: producer!,
           maxAttempts: config.kafkaMaxAttempts,
           backoffMs: config.kafkaRetryBackoffMs,
+          concurrency: config.kafkaConsumerConcurrency,
         }).then((subscription) => {
           consumers.push(subscription);
           subscriptions.push(subscription);
@@ -341,7 +342,11 @@ async function startBus(
   stack: ShutdownStack,
 ): Promise<Bus> {
   const bus = config.kafka.kind === "kafka"
-    ? connectKafka(config.kafka.brokers, { log, sessionTimeoutMs: config.kafkaSessionTimeoutMs })
+    ? connectKafka(config.kafka.brokers, {
+      log,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+      batch: config.kafkaBatch,
+    })
     : await EmbeddedBus.open(config.kafka.dir);
   stack.push(Phase.Infrastructure, "message bus", () => bus.close());
   return bus;

@@ -14,12 +14,27 @@
  * @module
  */
 import type { Delivery } from "../function.ts";
+import { type BatchInfo, utf8Length } from "./linger.ts";
 
 /** A message to append to a topic. */
 export interface BusMessage {
   readonly key: string;
   readonly value: string;
   readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Where a message was stored, and the batch it went out in (when the bus batches). */
+export interface BusDelivery extends Delivery {
+  readonly batch?: BatchInfo;
+}
+
+/** About what a message adds to a produce request (its record overhead aside). */
+export function messageBytes(message: BusMessage): number {
+  let bytes = utf8Length(message.key) + utf8Length(message.value);
+  for (const name in message.headers) {
+    bytes += utf8Length(name) + utf8Length(message.headers[name]);
+  }
+  return bytes;
 }
 
 /** A message read from a partition. */
@@ -69,7 +84,7 @@ export interface Bus {
   /** For span attributes: the broker's (or the embedded bus's) address. */
   readonly server: { readonly address: string; readonly port?: number };
   /** Appends a message; resolves once it is durably stored (acks=all on Kafka). */
-  send(topic: string, message: BusMessage): Promise<Delivery>;
+  send(topic: string, message: BusMessage): Promise<BusDelivery>;
   /** Starts consuming `topic` as a member of `group`, from the earliest offset for a new group. */
   subscribe(group: string, topic: string, onBatch: BatchHandler): Promise<Subscription>;
   /** Resolves when the bus answers a metadata request. */

@@ -1,6 +1,10 @@
 /**
  * Runs a Kafka-triggered function: a CONSUMER span `process <topic>` per message, child of the
- * context in its headers; retries with exponential backoff; after the last attempt (or at once
+ * context in its headers. The messages of a fetched batch are handled several at once (at most
+ * `concurrency` per function), in order per key: a message starts only after every earlier one
+ * with its key in the partition is done. An offset is resolved (and so committed) only when every
+ * message before it in the partition is done, so a crash redelivers, never skips. Retries use
+ * exponential backoff; after the last attempt (or at once
  * for a {@linkcode PermanentError}) the message goes to `<topic>.DLQ` with the original key,
  * value and headers, the error and the trace context, so a poison message never blocks its
  * partition. A {@linkcode DependencyUnavailableError} spends no attempt: the message waits for
@@ -37,39 +41,143 @@ export interface ConsumerRunOptions {
   readonly producer: Producer;
   readonly maxAttempts: number;
   readonly backoffMs: number;
+  /** Messages handled at once across the function's partitions (default 16). */
+  readonly concurrency?: number;
 }
+
+/** How often a batch in progress heartbeats (kafkajs sends one per heartbeat interval at most). */
+const HEARTBEAT_EVERY_MS = 500;
 
 /** Subscribes `fn` to its topic in its group. */
 export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> {
   const { fn, bus } = options;
+  const slots = new Slots(options.concurrency ?? 16);
   return bus.subscribe(
     fn.group,
     fn.topic,
-    (batch, control) => handleBatch(options, batch, control),
+    (batch, control) => handleBatch(options, batch, control, slots),
   );
 }
 
+/**
+ * Handles one partition's batch: up to the free slots at once, in order per key, resolving the
+ * offset below which everything is done as it moves. Stops starting messages when the consumer
+ * stops or loses the partition, and returns once those it started have finished.
+ */
 async function handleBatch(
   options: ConsumerRunOptions,
   batch: Batch,
   control: BatchControl,
+  slots: Slots,
 ): Promise<void> {
   const { fn, telemetry } = options;
   const labels = { topic: fn.topic, group: fn.group };
-  for (const message of batch.messages) {
-    const turning = eventLoopTurn();
-    if (turning) await turning;
-    if (!control.isRunning() || control.isStale()) return;
-    const started = performance.now();
-    const done = await processMessage(options, batch, message, control);
-    telemetry.metrics.kafkaProcessDuration.observe(labels, (performance.now() - started) / 1000);
-    if (!done) return;
-    control.resolveOffset(message.offset);
+  const { messages } = batch;
+  // Per key, the messages after the first, waiting for the one before them to finish.
+  const later = new Map<string, number[]>();
+  const ready: number[] = [];
+  for (let index = 0; index < messages.length; index++) {
+    const key = messages[index].key;
+    const queue = key === null ? undefined : later.get(key);
+    if (queue) queue.push(index);
+    else {
+      if (key !== null) later.set(key, []);
+      ready.push(index);
+    }
+  }
+  const done = new Uint8Array(messages.length);
+  let watermark = 0;
+  let halted = false;
+  let failure: { error: unknown } | undefined;
+  const running = new Set<Promise<void>>();
+  const stopping = () =>
+    halted || failure !== undefined || !control.isRunning() || control.isStale();
+  const heartbeat = () =>
+    control.heartbeat().catch((error) => {
+      failure ??= { error };
+    });
+  const heartbeats = setInterval(heartbeat, HEARTBEAT_EVERY_MS);
+
+  const finish = (index: number, handled: boolean) => {
+    if (!handled) {
+      halted = true; // the consumer stopped mid-message: leave it and the rest for redelivery
+      return;
+    }
+    done[index] = 1;
+    const key = messages[index].key;
+    const next = key === null ? undefined : later.get(key)?.shift();
+    if (next !== undefined) ready.push(next);
+    if (index !== watermark) return;
+    while (watermark < messages.length && done[watermark]) watermark++;
+    const last = messages[watermark - 1].offset;
+    control.resolveOffset(last);
     telemetry.metrics.kafkaConsumerLag.set(
       { ...labels, partition: String(batch.partition) },
-      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(message.offset) - 1n)),
+      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)),
     );
-    await control.heartbeat();
+  };
+
+  try {
+    while (!stopping()) {
+      if (ready.length === 0) {
+        if (running.size === 0) break;
+        await Promise.race(running);
+        continue;
+      }
+      const turning = eventLoopTurn();
+      if (turning) await turning;
+      await slots.acquire();
+      if (stopping()) {
+        slots.release();
+        break;
+      }
+      const index = ready.shift()!;
+      const started = performance.now();
+      const run = processMessage(options, batch, messages[index], control)
+        .then((handled) => {
+          telemetry.metrics.kafkaProcessDuration.observe(
+            labels,
+            (performance.now() - started) / 1000,
+          );
+          finish(index, handled);
+        }, (error) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          slots.release();
+          running.delete(run);
+        });
+      running.add(run);
+    }
+    await Promise.all(running);
+  } finally {
+    clearInterval(heartbeats);
+  }
+  await heartbeat();
+  if (failure) throw failure.error;
+}
+
+/** A counting semaphore: the messages a function handles at once, across its partitions. */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  acquire(): Promise<void> | undefined {
+    if (this.#free > 0) {
+      this.#free--;
+      return undefined;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 

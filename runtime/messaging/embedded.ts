@@ -2,7 +2,9 @@
  * The embedded event bus: Kafka's delivery model in-process. Topics have partitions chosen by
  * key, each an append-only log file; consumer groups keep their own committed offsets in a file;
  * delivery is at least once (what was not committed is delivered again, also after a crash).
- * Messages are on disk before `send` resolves, so a SIGKILL loses nothing acknowledged.
+ * Messages are on disk before `send` resolves, so a SIGKILL loses nothing acknowledged. Sends of
+ * one turn of the event loop (or of a configured linger) are appended with one write per
+ * partition, and become visible to consumers once written.
  *
  * @example
  * ```ts
@@ -18,7 +20,16 @@
  * @module
  */
 import type { Delivery } from "../function.ts";
-import type { BatchHandler, Bus, BusMessage, StoredMessage, Subscription } from "./bus.ts";
+import {
+  type BatchHandler,
+  type Bus,
+  type BusDelivery,
+  type BusMessage,
+  messageBytes,
+  type StoredMessage,
+  type Subscription,
+} from "./bus.ts";
+import { type BatchLimits, DEFAULT_BATCH_LIMITS, LingerBatcher } from "./linger.ts";
 
 /** Partitions per topic, as the librdkafka mock cluster creates them. */
 export const PARTITIONS = 4;
@@ -55,6 +66,17 @@ function partitionOf(key: string): number {
   return (hash >>> 0) % PARTITIONS;
 }
 
+/** Options of {@linkcode EmbeddedBus.open}. */
+export interface EmbeddedBusOptions {
+  /** How appends are batched; by default what arrives in one turn of the event loop. */
+  readonly batch?: BatchLimits;
+}
+
+interface Outgoing {
+  readonly topic: string;
+  readonly message: BusMessage;
+}
+
 /** An in-process bus whose logs and offsets live under one folder. */
 export class EmbeddedBus implements Bus {
   readonly server = { address: "embedded-bus" };
@@ -62,15 +84,20 @@ export class EmbeddedBus implements Bus {
   readonly #topics = new Map<string, PartitionLog[]>();
   readonly #offsets: Offsets;
   readonly #subscriptions = new Set<EmbeddedSubscription>();
+  readonly #batcher: LingerBatcher<Outgoing, Delivery>;
   #offsetWrite: Promise<void> = Promise.resolve();
 
-  private constructor(dir: string, offsets: Offsets) {
+  private constructor(dir: string, offsets: Offsets, options: EmbeddedBusOptions) {
     this.#dir = dir;
     this.#offsets = offsets;
+    this.#batcher = new LingerBatcher(
+      options.batch ?? { ...DEFAULT_BATCH_LIMITS, lingerMs: 0 },
+      (items) => Promise.resolve(this.#append(items)),
+    );
   }
 
   /** Opens the bus kept in `dir`, dropping messages every group has committed. */
-  static async open(dir: string): Promise<EmbeddedBus> {
+  static async open(dir: string, options: EmbeddedBusOptions = {}): Promise<EmbeddedBus> {
     await Deno.mkdir(`${dir}/topics`, { recursive: true });
     let offsets: Offsets = {};
     try {
@@ -78,38 +105,53 @@ export class EmbeddedBus implements Bus {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const bus = new EmbeddedBus(dir, offsets);
+    const bus = new EmbeddedBus(dir, offsets, options);
     for await (const entry of Deno.readDir(`${dir}/topics`)) {
       if (entry.isDirectory) await bus.#load(decodeURIComponent(entry.name));
     }
     return bus;
   }
 
-  send(topic: string, message: BusMessage): Promise<Delivery> {
-    const partitions = this.#topic(topic);
-    const partition = partitionOf(message.key);
-    const log = partitions[partition];
-    const offset = log.base + log.messages.length;
-    const stored: StoredMessage = {
-      offset: String(offset),
-      key: message.key,
-      value: message.value,
-      headers: { ...message.headers },
-      timestamp: String(Date.now()),
-    };
-    const line: LogLine = {
-      o: offset,
-      k: stored.key,
-      v: stored.value,
-      h: stored.headers as Record<string, string>,
-      t: stored.timestamp,
-    };
-    let bytes = encoder.encode(JSON.stringify(line) + "\n");
-    while (bytes.length > 0) bytes = bytes.subarray(log.file.writeSync(bytes));
-    log.messages.push(stored);
-    for (const wake of log.waiters) wake();
-    log.waiters.clear();
-    return Promise.resolve({ topic, partition, offset: String(offset) });
+  async send(topic: string, message: BusMessage): Promise<BusDelivery> {
+    const { result, batch } = await this.#batcher.add({ topic, message }, messageBytes(message));
+    return { ...result, batch };
+  }
+
+  /** Appends a batch: one write per partition, then the messages become visible. */
+  #append(items: Outgoing[]): Delivery[] {
+    const written = new Map<PartitionLog, { lines: string[]; stored: StoredMessage[] }>();
+    const deliveries = items.map(({ topic, message }): Delivery => {
+      const partition = partitionOf(message.key);
+      const log = this.#topic(topic)[partition];
+      let pending = written.get(log);
+      if (pending === undefined) written.set(log, pending = { lines: [], stored: [] });
+      const offset = log.base + log.messages.length + pending.stored.length;
+      const stored: StoredMessage = {
+        offset: String(offset),
+        key: message.key,
+        value: message.value,
+        headers: { ...message.headers },
+        timestamp: String(Date.now()),
+      };
+      const line: LogLine = {
+        o: offset,
+        k: stored.key,
+        v: stored.value,
+        h: stored.headers as Record<string, string>,
+        t: stored.timestamp,
+      };
+      pending.lines.push(JSON.stringify(line) + "\n");
+      pending.stored.push(stored);
+      return { topic, partition, offset: String(offset) };
+    });
+    for (const [log, { lines, stored }] of written) {
+      let bytes = encoder.encode(lines.join(""));
+      while (bytes.length > 0) bytes = bytes.subarray(log.file.writeSync(bytes));
+      log.messages.push(...stored);
+      for (const wake of log.waiters) wake();
+      log.waiters.clear();
+    }
+    return deliveries;
   }
 
   subscribe(group: string, topic: string, onBatch: BatchHandler): Promise<Subscription> {
@@ -128,6 +170,7 @@ export class EmbeddedBus implements Bus {
 
   async close(): Promise<void> {
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+    await this.#batcher.close();
     await this.#offsetWrite;
     for (const partitions of this.#topics.values()) {
       for (const log of partitions) log.file.close();

@@ -56,13 +56,52 @@ Deno.test("EmbeddedBus: send appends with consecutive offsets per partition", as
       const partition = deliveries[0].partition;
       assert.ok(partition >= 0 && partition < PARTITIONS);
       assert.deepEqual(
-        deliveries,
+        deliveries.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
         [0, 1, 2, 3, 4].map((offset) => ({ topic: "Purchase", partition, offset: String(offset) })),
       );
       assert.equal(bus.highWatermark("Purchase", partition), 5);
       await bus.ping();
     } finally {
       await bus.close();
+    }
+  });
+});
+
+Deno.test("EmbeddedBus: sends of one turn are appended together; each gets its own offset", async () => {
+  await inTempDir(async (dir) => {
+    const bus = await EmbeddedBus.open(dir);
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => `key-${i % 10}`);
+      const deliveries = await Promise.all(
+        keys.map((key, i) => bus.send("Purchase", message(key, `v${i}`))),
+      );
+      assert.ok(deliveries.every((delivery) => delivery.batch?.messages === 40));
+      for (const [i, delivery] of deliveries.entries()) {
+        const [stored] = bus.read("Purchase", delivery.partition, Number(delivery.offset));
+        assert.equal(stored.value, `v${i}`, "the offset a caller got holds its own message");
+        assert.equal(stored.key, keys[i]);
+      }
+      // Per key, offsets rise in the order of the sends.
+      for (let k = 0; k < 10; k++) {
+        const mine = deliveries.filter((_, i) => keys[i] === `key-${k}`);
+        assert.equal(new Set(mine.map((delivery) => delivery.partition)).size, 1);
+        const offsets = mine.map((delivery) => Number(delivery.offset));
+        assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+      }
+    } finally {
+      await bus.close();
+    }
+    // Reopened from the files, the same messages are at the same offsets.
+    const reopened = await EmbeddedBus.open(dir);
+    try {
+      const total = Array.from(
+        { length: PARTITIONS },
+        (_, p) => reopened.read("Purchase", p, 0).length,
+      )
+        .reduce((a, b) => a + b, 0);
+      assert.equal(total, 40);
+    } finally {
+      await reopened.close();
     }
   });
 });

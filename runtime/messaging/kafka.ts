@@ -3,6 +3,11 @@
  * each consumer committing only the offsets its handler resolved. A crashed consumer is started
  * again after a pause, so a broker outage heals without a restart.
  *
+ * kafkajs sends each `send` call as its own produce request; the bus batches instead, like
+ * librdkafka's `linger.ms`: sends within the linger go out as one request (a record batch per
+ * partition), and each caller gets its own partition and offset, computed from the partition's
+ * base offset in the broker's answer and the message's place in the batch.
+ *
  * @example
  * ```ts
  * import { connectKafka } from "./kafka.ts";
@@ -22,19 +27,34 @@ import {
   Kafka,
   type LogEntry,
   logLevel,
+  type Message,
   Partitioners,
   type Producer,
 } from "kafkajs";
 import process from "node:process";
 import { DependencyUnavailableError } from "../errors.ts";
-import type { Logger } from "../function.ts";
-import type { Bus, Subscription } from "./bus.ts";
+import type { Delivery, Logger } from "../function.ts";
+import {
+  type Bus,
+  type BusDelivery,
+  type BusMessage,
+  messageBytes,
+  type Subscription,
+} from "./bus.ts";
+import { type BatchLimits, DEFAULT_BATCH_LIMITS, LingerBatcher } from "./linger.ts";
 
 /** Options of {@linkcode connectKafka}. */
 export interface KafkaOptions {
   readonly log: Logger;
   readonly sessionTimeoutMs: number;
   readonly clientId?: string;
+  /** How sends are batched into produce requests. */
+  readonly batch?: BatchLimits;
+}
+
+interface Outgoing {
+  readonly topic: string;
+  readonly message: Message;
 }
 
 const decoder = new TextDecoder();
@@ -97,11 +117,20 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
   let adminConnected: Promise<void> | undefined;
   const subscriptions = new Set<Subscription>();
 
+  // The partition kafkajs's default partitioner (murmur2 of the key) chose for each message.
+  const partitionOf = new WeakMap<Message, number>();
   const connectProducer = (): Promise<Producer> => {
     producer ??= (async () => {
       const created = kafka.producer({
         allowAutoTopicCreation: true,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: () => {
+          const keyed = Partitioners.DefaultPartitioner();
+          return (args) => {
+            const partition = keyed(args);
+            partitionOf.set(args.message, partition);
+            return partition;
+          };
+        },
         // A caller waits at most two request timeouts for its 503 when the broker is gone.
         retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
       });
@@ -114,18 +143,51 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
     return producer;
   };
 
+  /** One produce request for the whole batch; each message's offset from its partition's base. */
+  const sendBatch = async (items: Outgoing[]): Promise<Delivery[]> => {
+    const connected = await connectProducer();
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of items) {
+      let messages = byTopic.get(topic);
+      if (messages === undefined) byTopic.set(topic, messages = []);
+      messages.push(message);
+    }
+    const stored = await connected.sendBatch({
+      acks: -1,
+      timeout: 5000,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    // kafkajs keeps the order of the messages within each partition's record batch.
+    const next = new Map<string, bigint>();
+    for (const { topicName, partition, baseOffset } of stored) {
+      next.set(`${partition}:${topicName}`, BigInt(baseOffset ?? "0"));
+    }
+    return items.map(({ topic, message }) => {
+      const partition = partitionOf.get(message);
+      const slot = `${partition}:${topic}`;
+      const offset = next.get(slot);
+      if (partition === undefined || offset === undefined) {
+        throw new Error(`the broker's answer does not cover partition ${partition} of ${topic}`);
+      }
+      next.set(slot, offset + 1n);
+      return { topic, partition, offset: String(offset) };
+    });
+  };
+  const batcher = new LingerBatcher<Outgoing, Delivery>(
+    options.batch ?? DEFAULT_BATCH_LIMITS,
+    sendBatch,
+  );
+
   return {
     server: { address, port: Number(port) },
-    async send(topic, message) {
+    async send(topic: string, message: BusMessage): Promise<BusDelivery> {
+      const outgoing = {
+        topic,
+        message: { key: message.key, value: message.value, headers: { ...message.headers } },
+      };
       try {
-        const connected = await connectProducer();
-        const [stored] = await connected.send({
-          topic,
-          acks: -1,
-          timeout: 5000,
-          messages: [{ key: message.key, value: message.value, headers: { ...message.headers } }],
-        });
-        return { topic, partition: stored.partition, offset: stored.baseOffset ?? "0" };
+        const { result, batch } = await batcher.add(outgoing, messageBytes(message));
+        return { ...result, batch };
       } catch (error) {
         throw new DependencyUnavailableError("kafka", error);
       }
@@ -151,6 +213,7 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
     },
     async close() {
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
+      await batcher.close();
       const connected = await producer?.catch(() => undefined);
       await connected?.disconnect().catch(() => {});
       if (adminConnected) await admin.disconnect().catch(() => {});

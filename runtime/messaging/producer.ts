@@ -1,7 +1,9 @@
 /**
  * The producer functions use: each send is a PRODUCER span `send <topic>` whose context travels
  * in the message headers (`traceparent`, `tracestate`, `baggage`), so the consumer's span joins
- * the same trace.
+ * the same trace. When the bus batches, the span says how many messages went out in the same
+ * request (`messaging.batch.message_count`) and marks the moment the request left with a
+ * `batch sent` event, so the time spent lingering shows in the trace.
  *
  * @example
  * ```ts
@@ -24,6 +26,7 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import { injectContext } from "../telemetry/propagation.ts";
 import { withSpan } from "../telemetry/span.ts";
 import type { Bus } from "./bus.ts";
+import { utf8Length } from "./linger.ts";
 
 /** Attributes every Kafka span of this host carries. */
 export function messagingAttributes(bus: Bus, topic: string) {
@@ -47,14 +50,26 @@ export function createProducer(bus: Bus, tracer: Tracer, metrics: Metrics): Prod
         "messaging.operation.type": "send",
         "messaging.operation.name": "send",
         "messaging.kafka.message.key": message.key,
-        "messaging.message.body.size": new TextEncoder().encode(value).length,
+        "messaging.message.body.size": utf8Length(value),
       }, async (span) => {
         const headers: Record<string, string> = { ...message.headers };
         injectContext(context.active(), headers);
         try {
-          const delivery = await bus.send(topic, { key: message.key, value, headers });
+          const { batch, ...delivery } = await bus.send(topic, {
+            key: message.key,
+            value,
+            headers,
+          });
           span.setAttribute("messaging.destination.partition.id", String(delivery.partition));
           span.setAttribute("messaging.kafka.offset", Number(delivery.offset));
+          if (batch) {
+            span.setAttribute("messaging.batch.message_count", batch.messages);
+            span.addEvent("batch sent", {
+              "messaging.batch.message_count": batch.messages,
+            }, batch.sentAt);
+            metrics.kafkaProducerBatchMessages.observe({ topic }, batch.messages);
+            metrics.kafkaProducerLinger.observe({ topic }, (batch.sentAt - batch.queuedAt) / 1000);
+          }
           metrics.kafkaProduced.inc({ topic });
           reportDependency(metrics, "kafka", true);
           return delivery;

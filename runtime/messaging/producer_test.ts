@@ -144,3 +144,43 @@ Deno.test("messagingAttributes: the attributes every Kafka span shares", () => {
     "server.port": 9092,
   });
 });
+
+Deno.test("createProducer: a batched send says how many went together and when the batch left", async () => {
+  const dir = await Deno.makeTempDir();
+  const bus = await EmbeddedBus.open(dir, {
+    batch: { lingerMs: 15, maxMessages: 100, maxBytes: 1 << 20 },
+  });
+  try {
+    const telemetry = memoryTelemetry("app1");
+    const producer = createProducer(bus, telemetry.tracer, telemetry.metrics);
+    const deliveries = await Promise.all(
+      ["a", "b", "c"].map((key) => producer.send("Purchase", { key, value: { id: key } })),
+    );
+    for (const delivery of deliveries) {
+      assert.deepEqual(Object.keys(delivery).sort(), ["offset", "partition", "topic"]);
+    }
+    const spans = telemetry.spans().filter((span) => span.name === "send Purchase");
+    assert.equal(spans.length, 3);
+    for (const span of spans) {
+      assert.equal(span.attributes["messaging.batch.message_count"], 3);
+      const [event] = span.events;
+      assert.equal(event.name, "batch sent");
+      const toMs = ([s, ns]: [number, number]) => s * 1000 + ns / 1e6;
+      const lingered = toMs(event.time) - toMs(span.startTime);
+      assert.ok(lingered >= 10 && lingered < 500, `the send lingered ${lingered} ms`);
+      assert.ok(toMs(span.endTime) >= toMs(event.time));
+    }
+    const registry = telemetry.metrics.registry;
+    assert.equal(
+      await metricValue(registry, "kafka_producer_batch_messages_sum", { topic: "Purchase" }),
+      9,
+    );
+    const lingerSum = await metricValue(registry, "kafka_producer_linger_seconds_sum", {
+      topic: "Purchase",
+    });
+    assert.ok(lingerSum !== undefined && lingerSum >= 0.03, `linger sum ${lingerSum}`);
+  } finally {
+    await bus.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -39,6 +39,8 @@ export interface Metrics {
   readonly httpClientDuration: Histogram<"method" | "server_address" | "status">;
   readonly kafkaProduced: Counter<"topic">;
   readonly kafkaProduceFailures: Counter<"topic">;
+  readonly kafkaProducerBatchMessages: Histogram<"topic">;
+  readonly kafkaProducerLinger: Histogram<"topic">;
   readonly kafkaConsumed: Counter<"topic" | "group">;
   readonly kafkaFailed: Counter<"topic" | "group">;
   readonly kafkaRetries: Counter<"topic" | "group">;
@@ -76,6 +78,21 @@ export function createMetrics(): Metrics {
       name: "kafka_produce_failures_total",
       help: "Messages the broker did not acknowledge (the caller got an error)",
       labelNames: ["topic"],
+      registers,
+    }),
+    kafkaProducerBatchMessages: new Histogram({
+      name: "kafka_producer_batch_messages",
+      help:
+        "Messages in the produce request each sent message went out in (one sample per message)",
+      labelNames: ["topic"],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
+    kafkaProducerLinger: new Histogram({
+      name: "kafka_producer_linger_seconds",
+      help: "Time a sent message waited for its batch to leave (linger, or requests in flight)",
+      labelNames: ["topic"],
+      buckets: SECONDS_BUCKETS,
       registers,
     }),
     kafkaConsumed: new Counter({

@@ -51,7 +51,8 @@ Deno.test("createMetrics: names follow Prometheus conventions (units, _total)", 
     assert.match(family.name, /^[a-z_][a-z0-9_]*$/);
     const type = String(family.type);
     if (type === "counter") assert.match(family.name, /_total$/, family.name);
-    if (type === "histogram") assert.match(family.name, /_seconds$/, family.name);
+    // Histograms measure durations, or counts of messages (the producer's batch sizes).
+    if (type === "histogram") assert.match(family.name, /_(seconds|messages)$/, family.name);
     assert.ok(family.help.length > 0, `${family.name} has no help`);
   }
 });
