@@ -21,9 +21,9 @@
  * ```
  * @module
  */
+import { createClient } from "@redis/client";
 import postgres from "postgres";
 import { percentile } from "../bench/stats.ts";
-import { RedisConnection } from "../runtime/cache/resp.ts";
 
 /** Which of app1's two endpoints the load goes to ("both" alternates). */
 export type LoadPath = "message" | "post-message" | "both";
@@ -431,7 +431,9 @@ function httpProbe(landing: Extract<Landing, { kind: "http" }>): LandingProbe {
 /** PostgreSQL's `messages` table and Redis's `message:<id>` keys, read directly. */
 function storeProbe(landing: Extract<Landing, { kind: "stores" }>): LandingProbe {
   const sql = postgres(landing.databaseUrl, { max: 1, onnotice: () => {} });
-  const redis = new RedisConnection(landing.redisUrl);
+  const redis = createClient({ url: landing.redisUrl });
+  redis.on("error", () => {}); // a failed read is asked again later
+  const connected = redis.connect();
   return {
     async landed(route, ids) {
       const found = new Map<string, number>();
@@ -440,8 +442,9 @@ function storeProbe(landing: Extract<Landing, { kind: "stores" }>): LandingProbe
           select id::text as id, created_at from messages where id = any(${ids}::uuid[])`;
         for (const row of rows) found.set(row.id, row.created_at.getTime());
       } else {
-        const [values] = await redis.send([["MGET", ...ids.map((id) => `message:${id}`)]]);
-        (values as (string | null)[]).forEach((value, index) => {
+        await connected;
+        const values = await redis.mGet(ids.map((id) => `message:${id}`));
+        values.forEach((value, index) => {
           if (typeof value !== "string") return;
           const cachedAt = (JSON.parse(value) as { cachedAt?: string }).cachedAt;
           if (cachedAt !== undefined) found.set(ids[index], Date.parse(cachedAt));
@@ -451,7 +454,8 @@ function storeProbe(landing: Extract<Landing, { kind: "stores" }>): LandingProbe
     },
     async close() {
       await sql.end({ timeout: 1 });
-      redis.close();
+      await connected.catch(() => {});
+      if (redis.isOpen) redis.destroy();
     },
   };
 }

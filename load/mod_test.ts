@@ -1,4 +1,11 @@
 import assert from "node:assert/strict";
+import {
+  missingPostgres,
+  missingRedis,
+  postgresUrl,
+  redisUrl as redisUrl_,
+  testWhen,
+} from "../runtime/_test_needs.ts";
 import { startTestHost, waitFor } from "../tests/_harness.ts";
 import { SpanKind } from "../tests/_otlp.ts";
 import { formatReport, runLoad } from "./mod.ts";
@@ -116,3 +123,34 @@ hostTest(
     }
   },
 );
+
+testWhen([missingPostgres(), missingRedis()], {
+  name: "runLoad: landings checked in PostgreSQL and Redis directly",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const databaseUrl = postgresUrl()!;
+    const redisUrl = redisUrl_()!;
+    const test = await startTestHost({
+      services: ["app1", "app2", "app3", "app4"],
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl },
+    });
+    try {
+      const report = await runLoad({
+        target: test.url("app1"),
+        concurrency: 4,
+        durationMs: 500,
+        path: "both",
+        landing: { kind: "stores", databaseUrl, redisUrl },
+        landingTimeoutMs: 20_000,
+      });
+      assert.ok(report.accepted > 4);
+      assert.equal(report.lost, 0);
+      assert.equal(report.landed, report.accepted);
+      assert.ok(report.routes.message!.landingLatencyMs.samples > 0);
+      assert.ok(report.routes["post-message"]!.landingLatencyMs.samples > 0);
+    } finally {
+      await test.stop();
+    }
+  },
+});

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { MockKafka } from "../../tests/_faults.ts";
+import { missingKcat, testWhen } from "../_test_needs.ts";
 import { waitFor } from "../_test_util.ts";
 import { createLogger } from "../log.ts";
 import type { StoredMessage } from "./bus.ts";
 import { connectKafka } from "./kafka.ts";
 
-const noKafka = MockKafka.available() ? false : "install kcat for a Kafka mock cluster";
-
-Deno.test({
+testWhen(missingKcat(), {
   name:
     "connectKafka: sends of one linger share a produce request; each caller gets its own offset",
-  ignore: noKafka !== false,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
