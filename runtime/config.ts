@@ -42,10 +42,32 @@ export interface TelemetryConfig {
   readonly disabled: boolean;
   readonly tracesEndpoint: string;
   readonly logsEndpoint: string;
+  /**
+   * Whether spans and log records go out over OTLP. Always when the console is off; when it is
+   * on, only to an endpoint the environment names (the console is then the default destination,
+   * and nobody is told about failing exports to a localhost:4318 that nobody runs).
+   */
+  readonly exportTraces: boolean;
+  readonly exportLogs: boolean;
   readonly headers: Record<string, string>;
   readonly sampler: typeof SAMPLERS[number];
   readonly samplerArg: number;
   readonly resourceAttributes: Record<string, string>;
+}
+
+/** The console's settings (`CONSOLE`, `CONSOLE_HOST`, `CONSOLE_PORT`, …). */
+export interface ConsoleConfig {
+  /** `CONSOLE=off` turns it off. */
+  readonly enabled: boolean;
+  /** `CONSOLE_HOST`, 127.0.0.1 unless set; any other address needs the token. */
+  readonly hostname: string;
+  /** `CONSOLE_PORT`, 8000 by default; 0 picks a free port. */
+  readonly port: number;
+  /** `CONSOLE_TOKEN`: the token to require off loopback (a random one when unset). */
+  readonly token?: string;
+  /** `CONSOLE_MAX_TRACES` and `CONSOLE_MAX_LOGS`: the buffers' sizes (10,000 each). */
+  readonly maxTraces: number;
+  readonly maxLogs: number;
 }
 
 /** Log levels, least severe first. */
@@ -87,6 +109,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly telemetry: TelemetryConfig;
+  readonly console: ConsoleConfig;
 }
 
 /** Thrown by {@linkcode loadConfig} with every problem found. */
@@ -163,6 +186,11 @@ export function loadConfig(
   }
 
   const dataDir = read("DATA_DIR") ?? ".data";
+  const consoleConfig = parseConsole(read, integer, problems);
+  const clash = consoleConfig.enabled && consoleConfig.port !== 0 && taken.get(consoleConfig.port);
+  if (clash) {
+    problems.push(`the console and ${clash} cannot both listen on port ${consoleConfig.port}`);
+  }
   const config: Config = {
     services,
     hostname: read("HOST") ?? "0.0.0.0",
@@ -193,7 +221,8 @@ export function loadConfig(
       "auto",
       problems,
     ),
-    telemetry: parseTelemetry(read, problems),
+    telemetry: parseTelemetry(read, problems, consoleConfig.enabled),
+    console: consoleConfig,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -280,9 +309,37 @@ function parseRedis(
   return { kind: "redis", url: redisUrl };
 }
 
+function parseConsole(
+  read: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ConsoleConfig {
+  const raw = read("CONSOLE")?.toLowerCase();
+  let enabled = true;
+  if (raw !== undefined) {
+    if (["off", "false", "0", "no"].includes(raw)) enabled = false;
+    else if (!["on", "true", "1", "yes"].includes(raw)) {
+      problems.push(`CONSOLE=${JSON.stringify(raw)} must be on or off`);
+    }
+  }
+  const token = read("CONSOLE_TOKEN");
+  if (token !== undefined && token.length < 16) {
+    problems.push("CONSOLE_TOKEN must be at least 16 characters");
+  }
+  return {
+    enabled,
+    hostname: read("CONSOLE_HOST") ?? "127.0.0.1",
+    port: integer("CONSOLE_PORT", 8000, 0, 65535),
+    ...(token !== undefined ? { token } : {}),
+    maxTraces: integer("CONSOLE_MAX_TRACES", 10_000, 1, 1_000_000),
+    maxLogs: integer("CONSOLE_MAX_LOGS", 10_000, 1, 1_000_000),
+  };
+}
+
 function parseTelemetry(
   read: (name: string) => string | undefined,
   problems: string[],
+  consoleEnabled: boolean,
 ): TelemetryConfig {
   const disabled = read("OTEL_SDK_DISABLED")?.toLowerCase() === "true";
   const base = (read("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318").replace(/\/+$/, "");
@@ -315,8 +372,13 @@ function parseTelemetry(
       samplerArg = 1;
     }
   }
+  const named = (signal: string) =>
+    read("OTEL_EXPORTER_OTLP_ENDPOINT") !== undefined ||
+    read(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) !== undefined;
   return {
     disabled,
+    exportTraces: !consoleEnabled || named("TRACES"),
+    exportLogs: !consoleEnabled || named("LOGS"),
     tracesEndpoint: endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces"),
     logsEndpoint: endpoint("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs"),
     headers: parseKeyValues(

@@ -53,8 +53,18 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
   assert.equal(config.maxBodyBytes, 65536);
   assert.equal(config.kafkaMaxAttempts, 5);
   assert.equal(config.kafkaRetryBackoffMs, 200);
+  // The console is on and no endpoint is named: the console is where telemetry goes.
+  assert.deepEqual(config.console, {
+    enabled: true,
+    hostname: "127.0.0.1",
+    port: 8000,
+    maxTraces: 10_000,
+    maxLogs: 10_000,
+  });
   assert.deepEqual(config.telemetry, {
     disabled: false,
+    exportTraces: false,
+    exportLogs: false,
     tracesEndpoint: "http://localhost:4318/v1/traces",
     logsEndpoint: "http://localhost:4318/v1/logs",
     headers: {},
@@ -382,4 +392,45 @@ Deno.test("embeddedDefaults: one line per embedded backend, none for servers", (
     embeddedDefaults(loadConfig({ KAFKA_BROKERS: "k:1" })).map((line) => line.split(" ")[0]),
     ["DATABASE_URL", "REDIS_URL"],
   );
+});
+
+Deno.test("loadConfig: OTLP export goes where the environment says, or to :4318 with no console", () => {
+  const off = loadConfig({ CONSOLE: "off" }).telemetry;
+  assert.deepEqual([off.exportTraces, off.exportLogs], [true, true]);
+  assert.equal(off.tracesEndpoint, "http://localhost:4318/v1/traces");
+  const named = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).telemetry;
+  assert.deepEqual([named.exportTraces, named.exportLogs], [true, true]);
+  const tracesOnly = loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t:4318/v1/traces" });
+  assert.deepEqual([tracesOnly.telemetry.exportTraces, tracesOnly.telemetry.exportLogs], [
+    true,
+    false,
+  ]);
+});
+
+Deno.test("loadConfig: CONSOLE_* settings are read and checked", () => {
+  const config = loadConfig({
+    CONSOLE_HOST: "0.0.0.0",
+    CONSOLE_PORT: "18080",
+    CONSOLE_TOKEN: "0123456789abcdef0123",
+    CONSOLE_MAX_TRACES: "500",
+    CONSOLE_MAX_LOGS: "700",
+  });
+  assert.deepEqual(config.console, {
+    enabled: true,
+    hostname: "0.0.0.0",
+    port: 18080,
+    token: "0123456789abcdef0123",
+    maxTraces: 500,
+    maxLogs: 700,
+  });
+  assert.equal(loadConfig({ CONSOLE: "off" }).console.enabled, false);
+  const problems = problemsOf({
+    CONSOLE: "maybe",
+    CONSOLE_PORT: "70000",
+    CONSOLE_TOKEN: "short",
+    CONSOLE_MAX_TRACES: "0",
+  });
+  assert.equal(problems.length, 4, problems.join("\n"));
+  assert.ok(problemsOf({ CONSOLE_PORT: "8001" })[0].includes("the console and app1"));
+  assert.equal(loadConfig({ CONSOLE: "off", CONSOLE_PORT: "8001" }).console.port, 8001);
 });

@@ -23,6 +23,11 @@ import { recordError } from "./telemetry/span.ts";
 export interface CronJob {
   /** When the next run is due, if any. */
   nextRun(): Date | null;
+  /**
+   * Starts a run now, outside the schedule, and returns its trace id; undefined (nothing
+   * started) while a run is still going, as a scheduled tick would be skipped.
+   */
+  runNow(): { traceId: string } | undefined;
   /** Stops scheduling and waits for the run in progress. */
   stop(): Promise<void>;
 }
@@ -41,7 +46,8 @@ export function startCron(options: CronOptions): CronJob {
   const { metrics, tracer } = telemetry;
   let running: Promise<void> | undefined;
 
-  const run = async (scheduledAt: Date): Promise<void> => {
+  /** Starts the run's span at once (so its trace id is known) and runs the function. */
+  const run = (scheduledAt: Date): { traceId: string; done: Promise<void> } => {
     const started = performance.now();
     const span = tracer.startSpan(fn.name, {
       kind: SpanKind.INTERNAL,
@@ -53,6 +59,10 @@ export function startCron(options: CronOptions): CronJob {
         "faas.time": scheduledAt.toISOString(),
       },
     }, ROOT_CONTEXT);
+    return { traceId: span.spanContext().traceId, done: finish(span, started) };
+  };
+
+  const finish = async (span: ReturnType<typeof tracer.startSpan>, started: number) => {
     let outcome = "success";
     try {
       await context.with(trace.setSpan(ROOT_CONTEXT, span), () => fn.run(ctx));
@@ -76,18 +86,25 @@ export function startCron(options: CronOptions): CronJob {
     }
   };
 
-  const job = new Cron(schedule, {
-    protect: () => {
-      metrics.cronRuns.inc({ function: fn.name, outcome: "skipped" });
-      ctx.log.warn("cron run skipped: the previous run is still going", { function: fn.name });
-    },
-  }, () => {
-    running = run(new Date()).finally(() => running = undefined);
+  const skipped = () => {
+    metrics.cronRuns.inc({ function: fn.name, outcome: "skipped" });
+    ctx.log.warn("cron run skipped: the previous run is still going", { function: fn.name });
+  };
+  const job = new Cron(schedule, { protect: skipped }, () => {
+    // A run started with runNow() is not croner's to know about.
+    if (running !== undefined) return skipped();
+    running = run(new Date()).done.finally(() => running = undefined);
     return running;
   });
 
   return {
     nextRun: () => job.nextRun(),
+    runNow() {
+      if (running !== undefined || job.isBusy()) return undefined;
+      const { traceId, done } = run(new Date());
+      running = done.finally(() => running = undefined);
+      return { traceId };
+    },
     async stop() {
       job.stop();
       await running;

@@ -39,6 +39,11 @@ import { type Check, Readiness } from "./health.ts";
 import { createTracedFetch } from "./http/fetch.ts";
 import { createServiceApp } from "./http/server.ts";
 import { createLogger } from "./log.ts";
+import type { PageMount } from "./console/app.ts";
+import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
+import { hostActions, type HostedService, hostFunctions } from "./console/host_bridge.ts";
+import { type ConsoleServer, serveConsole } from "./console/server.ts";
+import { ConsoleStore } from "./console/store.ts";
 import type { Bus, Subscription } from "./messaging/bus.ts";
 import { runConsumer } from "./messaging/consumer.ts";
 import { EmbeddedBus } from "./messaging/embedded.ts";
@@ -58,6 +63,12 @@ export interface Host {
   readonly functionConfig: FunctionConfig;
   /** The message bus, when a running service uses one (tests publish and inspect through it). */
   readonly bus?: Bus;
+  /** The console, unless `CONSOLE=off` (or its port was taken). */
+  readonly console?: {
+    readonly url: string;
+    readonly endpoint: string;
+    readonly store: ConsoleStore;
+  };
   /** Stops everything, in order, within `SHUTDOWN_TIMEOUT_MS`. */
   stop(): Promise<void>;
 }
@@ -66,6 +77,8 @@ export interface Host {
 export interface HostOptions {
   /** Where log lines go; stdout by default. */
   readonly write?: (line: string, urgent: boolean) => void;
+  /** The console's pages (runtime/console/pages), mounted on the console's app. */
+  readonly consolePages?: PageMount;
 }
 
 type Definitions = Readonly<Record<ServiceName, ServiceDefinition>>;
@@ -125,14 +138,21 @@ async function start(
   if (embedded.length > 0) {
     stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
   }
+  const consoleStore = config.console.enabled
+    ? startConsoleStore(config, options, log, stack)
+    : undefined;
+  const { telemetry } = config;
+  const exported = {
+    ...(telemetry.exportTraces ? { traces: telemetry.tracesEndpoint } : {}),
+    ...(telemetry.exportLogs ? { logs: telemetry.logsEndpoint } : {}),
+  };
   log.info(
-    config.telemetry.disabled
-      ? "telemetry disabled (OTEL_SDK_DISABLED=true): no spans or OTLP logs are exported"
-      : "telemetry goes over OTLP/HTTP",
-    config.telemetry.disabled ? {} : {
-      traces: config.telemetry.tracesEndpoint,
-      logs: config.telemetry.logsEndpoint,
-    },
+    telemetry.disabled
+      ? "telemetry disabled (OTEL_SDK_DISABLED=true): no spans or OTLP logs are recorded"
+      : Object.keys(exported).length > 0
+      ? `telemetry goes over OTLP/HTTP${consoleStore ? " and to the console" : ""}`
+      : "telemetry goes to the console (set OTEL_EXPORTER_OTLP_ENDPOINT to export over OTLP too)",
+    exported,
   );
 
   const databaseUrl = needs("postgres") ? await startDatabase(config, stack) : undefined;
@@ -145,7 +165,17 @@ async function start(
   );
   const running: RunningService[] = [];
   for (const definition of selected) {
-    const telemetry = createServiceTelemetry(definition.name, config, exportStatus, options.write);
+    const capture = consoleStore?.store && {
+      spanProcessor: consoleSpanProcessor(consoleStore.store),
+      logSink: consoleLogSink(consoleStore.store),
+    };
+    const telemetry = createServiceTelemetry(
+      definition.name,
+      config,
+      exportStatus,
+      options.write,
+      capture,
+    );
     stack.push(Phase.Telemetry, `${definition.name} telemetry`, () => telemetry.shutdown());
     const service = serve(definition, telemetry, config);
     running.push(service);
@@ -164,6 +194,7 @@ async function start(
   const subscriptions: Subscription[] = [];
   const joining: Promise<void>[] = [];
   const crons: CronJob[] = [];
+  const hosted: HostedService[] = [];
   for (const service of running) {
     const { definition, telemetry } = service;
     const { tracer, metrics } = telemetry;
@@ -201,12 +232,28 @@ async function start(
       };
     }
     service.db = db;
-    service.readiness = new Readiness(checks, metrics);
+    const readiness = service.readiness = new Readiness(checks, metrics);
+    const functions = definition.http?.(ctx);
     service.app = createServiceApp({
       telemetry,
-      readiness: service.readiness,
-      functions: definition.http?.(ctx),
+      readiness,
+      functions,
       maxBodyBytes: config.maxBodyBytes,
+    });
+    const serviceCrons: HostedService["crons"][number][] = [];
+    hosted.push({
+      service: definition.name,
+      url: service.url,
+      http: (functions?.routes ?? [])
+        .filter((route) => route.method !== "ALL")
+        .map(({ method, path }) => ({ method, path })),
+      consumers: (definition.consumers ?? []).map(({ name, topic, group }) => ({
+        name,
+        topic,
+        group,
+      })),
+      crons: serviceCrons,
+      readiness: () => readiness.check(),
     });
 
     if (db) {
@@ -232,7 +279,10 @@ async function start(
       );
     }
     for (const fn of definition.crons ?? []) {
-      crons.push(startCron({ fn, ctx, telemetry, schedule: fn.schedule(functionConfig) }));
+      const schedule = fn.schedule(functionConfig);
+      const job = startCron({ fn, ctx, telemetry, schedule });
+      crons.push(job);
+      serviceCrons.push({ name: fn.name, schedule, nextRun: job.nextRun, runNow: job.runNow });
     }
   }
   await Promise.all(joining);
@@ -246,13 +296,35 @@ async function start(
     for (const service of running) service.readiness?.stop();
     return Promise.resolve();
   });
-  log.info("host ready", { urls });
+  let consoleServer: ConsoleServer | undefined;
+  if (consoleStore) {
+    consoleStore.store.setFunctionsSource(hostFunctions(hosted));
+    const sampler = sampleRegistries(
+      consoleStore.store,
+      running.map((service) => ({
+        service: service.name,
+        registry: service.telemetry.metrics.registry,
+      })),
+    );
+    stack.push(Phase.Telemetry, "console metrics sampler", () => sampler.stop());
+    consoleServer = consoleStore.serve(hostActions(hosted));
+  }
+  log.info("host ready", { urls, ...(consoleServer ? { console: consoleServer.url } : {}) });
 
   let stopping: Promise<void> | undefined;
   return {
     urls,
     functionConfig,
     bus,
+    ...(consoleServer && consoleStore
+      ? {
+        console: {
+          url: consoleServer.url,
+          endpoint: consoleServer.endpoint,
+          store: consoleStore.store,
+        },
+      }
+      : {}),
     stop() {
       stopping ??= (async () => {
         log.info("stopping host");
@@ -265,6 +337,53 @@ async function start(
         log.info("host stopped");
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * The console's store, and a way to serve it once the services run. A taken console port is a
+ * warning, not a failed start: a second host on the same machine still runs its functions.
+ */
+function startConsoleStore(
+  config: Config,
+  options: HostOptions,
+  log: ReturnType<typeof createLogger>,
+  stack: ShutdownStack,
+) {
+  const store = new ConsoleStore({
+    maxTraces: config.console.maxTraces,
+    maxLogs: config.console.maxLogs,
+  });
+  stack.push(Phase.Telemetry, "console buffers", () => Promise.resolve(store.close()));
+  return {
+    store,
+    serve(actions: ReturnType<typeof hostActions>): ConsoleServer | undefined {
+      try {
+        const server = serveConsole({
+          store,
+          hostname: config.console.hostname,
+          port: config.console.port,
+          token: config.console.token,
+          actions,
+          pages: options.consolePages,
+        });
+        stack.push(Phase.DataFolder, "console", () => server.stop());
+        log.info(`console at ${server.url}`, {
+          otlp: server.endpoint,
+          ...(server.token ? { token: server.token } : {}),
+        });
+        return server;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+        log.warn(
+          `console not started: ${config.console.hostname}:${config.console.port} is taken ` +
+            "(another host's console?); set CONSOLE_PORT, or CONSOLE=off, or send this host's " +
+            "telemetry there with OTEL_EXPORTER_OTLP_ENDPOINT",
+          { port: config.console.port },
+        );
+        return undefined;
+      }
     },
   };
 }

@@ -251,6 +251,7 @@ export class HostProcess {
         PATH: Deno.env.get("PATH") ?? "",
         HOME: Deno.env.get("HOME") ?? "",
         DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+        CONSOLE_PORT: "0",
         ...env,
       },
       clearEnv: true,

@@ -107,6 +107,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     APP3_PORT: "0",
     APP4_PORT: "0",
     EXECUTOR_PORT: "0",
+    CONSOLE_PORT: "0",
     DATA_DIR: dataDir,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     KAFKA_SESSION_TIMEOUT_MS: "6000",

@@ -99,12 +99,19 @@ export function installContextManager(): void {
   contextManagerInstalled = true;
 }
 
+/** Where a service's spans and log records go besides OTLP: the console, in process. */
+export interface TelemetryCapture {
+  readonly spanProcessor: SpanProcessor;
+  readonly logSink: (record: LogRecord) => void;
+}
+
 /** Creates the tracer, logger and metrics of `service`. */
 export function createServiceTelemetry(
   service: string,
   config: Pick<Config, "telemetry" | "logLevel"> & Partial<Pick<Config, "logFormat">>,
   status: ExportStatus,
   write?: (line: string, urgent: boolean) => void,
+  capture?: TelemetryCapture,
 ): ServiceTelemetry {
   installContextManager();
   const metrics = createMetrics();
@@ -165,35 +172,54 @@ export function createServiceTelemetry(
     timeoutMillis: 5_000,
   });
 
-  const spans = pipeline<ReadableSpan>(
-    "traces",
-    settings.tracesEndpoint,
-    new OTLPTraceExporter(exporterOptions(settings.tracesEndpoint)),
-  );
-  const spanProcessor: SpanProcessor = {
-    onStart: () => {},
-    onEnd: (span) => spans.add(span),
-    forceFlush: spans.flush,
-    shutdown: spans.shutdown,
-  };
+  const spanProcessors: SpanProcessor[] = capture ? [capture.spanProcessor] : [];
+  if (settings.exportTraces) {
+    const spans = pipeline<ReadableSpan>(
+      "traces",
+      settings.tracesEndpoint,
+      new OTLPTraceExporter(exporterOptions(settings.tracesEndpoint)),
+    );
+    spanProcessors.push({
+      onStart: () => {},
+      onEnd: (span) => spans.add(span),
+      forceFlush: spans.flush,
+      shutdown: spans.shutdown,
+    });
+  }
   const tracerProvider = new BasicTracerProvider({
     resource,
     sampler: createSampler(settings),
-    spanProcessors: [spanProcessor],
+    spanProcessors,
   });
 
-  const records = pipeline<ReadWriteLogRecord>(
-    "logs",
-    settings.logsEndpoint,
-    new OTLPLogExporter(exporterOptions(settings.logsEndpoint)),
-  );
-  const logProcessor: LogRecordProcessor = {
-    onEmit: (record) => records.add(record),
-    forceFlush: records.flush,
-    shutdown: records.shutdown,
-  };
-  const loggerProvider = new LoggerProvider({ resource, processors: [logProcessor] });
+  const logProcessors: LogRecordProcessor[] = [];
+  if (settings.exportLogs) {
+    const records = pipeline<ReadWriteLogRecord>(
+      "logs",
+      settings.logsEndpoint,
+      new OTLPLogExporter(exporterOptions(settings.logsEndpoint)),
+    );
+    logProcessors.push({
+      onEmit: (record) => records.add(record),
+      forceFlush: records.flush,
+      shutdown: records.shutdown,
+    });
+  }
+  const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
   const otelLogger = loggerProvider.getLogger("otel-functions-runtime");
+  const otlpSink = (record: LogRecord) =>
+    otelLogger.emit({
+      timestamp: new Date(record.time),
+      severityNumber: SEVERITY[record.level],
+      severityText: record.level.toUpperCase(),
+      body: record.message,
+      attributes: logAttributes(record),
+      context: context.active(),
+    });
+  const consoleSink = capture?.logSink;
+  const sink = settings.exportLogs
+    ? consoleSink ? (record: LogRecord) => (consoleSink(record), otlpSink(record)) : otlpSink
+    : consoleSink;
 
   return {
     tracer: tracerProvider.getTracer("otel-functions-runtime"),
@@ -202,15 +228,7 @@ export function createServiceTelemetry(
       level: config.logLevel,
       write,
       format: config.logFormat,
-      sink: (record) =>
-        otelLogger.emit({
-          timestamp: new Date(record.time),
-          severityNumber: SEVERITY[record.level],
-          severityText: record.level.toUpperCase(),
-          body: record.message,
-          attributes: logAttributes(record),
-          context: context.active(),
-        }),
+      sink,
     }),
     metrics,
     flush: async () => {
