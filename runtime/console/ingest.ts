@@ -139,7 +139,8 @@ function answer(
     return c.json(body, 200);
   }
   const bytes = type.encode(type.fromObject(partial)).finish();
-  return c.body(bytes.slice().buffer, 200, { "Content-Type": PROTOBUF_TYPE });
+  // A copy: protobufjs may hand back a view of a larger pooled buffer.
+  return c.body(new Uint8Array(bytes).buffer, 200, { "Content-Type": PROTOBUF_TYPE });
 }
 
 /** The three ingest routes, feeding `sink`. */

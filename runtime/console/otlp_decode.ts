@@ -42,6 +42,23 @@ export function toNumber(value: unknown): number {
   return 0;
 }
 
+/** A 64-bit integer, exactly. */
+function toBigInt(value: unknown): bigint {
+  if (typeof value === "bigint") return value;
+  if (typeof value === "string") return /^\d+$/.test(value) ? BigInt(value) : 0n;
+  if (typeof value === "number") return Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
+  if (value && typeof value === "object" && "low" in value && "high" in value) {
+    const { low, high } = value as { low: number; high: number };
+    return (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+  }
+  return 0n;
+}
+
+/** The milliseconds between two nanosecond timestamps, exact to the nanosecond. */
+export function nanosBetweenMs(start: unknown, end: unknown): number {
+  return Number(toBigInt(end) - toBigInt(start)) / 1e6;
+}
+
 /** Nanoseconds since the epoch (any 64-bit form) as fractional epoch milliseconds. */
 export function nanosToMs(value: unknown): number {
   if (typeof value === "string" && value.length > 15) {
@@ -54,6 +71,8 @@ export function nanosToMs(value: unknown): number {
 /** An id as lower-case hex: from bytes, hex text, or base64 text; undefined when empty. */
 export function toHexId(value: unknown, bytes: 8 | 16): string | undefined | null {
   if (value === undefined || value === null) return undefined;
+  // protobufjs leaves an absent bytes field as its prototype default, an empty array.
+  if (Array.isArray(value)) value = Uint8Array.from(value);
   if (value instanceof Uint8Array) {
     if (value.length === 0) return undefined;
     return value.length === bytes ? encodeHex(value) : null;
@@ -154,7 +173,9 @@ function serviceOf(resource: Attributes): string {
 export function decodeTraces(
   request: Message,
 ): { spans: SpanRecord[]; rejected: number; error?: string } {
-  if (!request || typeof request !== "object") throw new TypeError("not an OTLP traces request");
+  if (!request || typeof request !== "object" || Array.isArray(request)) {
+    throw new TypeError("not an OTLP traces request");
+  }
   const spans: SpanRecord[] = [];
   let rejected = 0;
   let error: string | undefined;
@@ -178,7 +199,6 @@ export function decodeTraces(
           continue;
         }
         const start = nanosToMs(span.startTimeUnixNano);
-        const end = nanosToMs(span.endTimeUnixNano);
         const message = span.status?.message;
         spans.push({
           traceId,
@@ -188,7 +208,7 @@ export function decodeTraces(
           name: String(span.name ?? ""),
           kind: spanKind(span.kind),
           start,
-          durationMs: Math.max(0, end - start),
+          durationMs: Math.max(0, nanosBetweenMs(span.startTimeUnixNano, span.endTimeUnixNano)),
           status: statusCode(span.status?.code),
           ...(message ? { statusMessage: String(message) } : {}),
           attributes: attributes(span.attributes),
@@ -244,7 +264,9 @@ function severity(number: unknown, text: unknown): Severity {
 export function decodeLogs(
   request: Message,
 ): { logs: LogRecordEntry[]; rejected: number; error?: string } {
-  if (!request || typeof request !== "object") throw new TypeError("not an OTLP logs request");
+  if (!request || typeof request !== "object" || Array.isArray(request)) {
+    throw new TypeError("not an OTLP logs request");
+  }
   const logs: LogRecordEntry[] = [];
   let rejected = 0;
   let error: string | undefined;
@@ -307,7 +329,9 @@ function temporality(value: unknown): number {
 export function decodeMetrics(
   request: Message,
 ): { points: DecodedPoint[]; rejected: number; error?: string } {
-  if (!request || typeof request !== "object") throw new TypeError("not an OTLP metrics request");
+  if (!request || typeof request !== "object" || Array.isArray(request)) {
+    throw new TypeError("not an OTLP metrics request");
+  }
   const points: DecodedPoint[] = [];
   let rejected = 0;
   let error: string | undefined;
