@@ -19,11 +19,12 @@ import { median, rotate } from "./stats.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** The variants, by key. */
-export type HttpVariantKey = "host" | "bare" | "deno_otel" | "host_off";
+export type HttpVariantKey = "host" | "host_console" | "bare" | "deno_otel" | "host_off";
 
 /** How each variant is described in the report. */
 export const HTTP_VARIANTS: Record<HttpVariantKey, string> = {
-  host: "host, full telemetry (spans + logs over OTLP, metrics, stdout log)",
+  host: "host, full telemetry (spans + logs over OTLP, metrics, stdout log), CONSOLE=off",
+  host_console: "host, full telemetry as above plus the console capturing in process",
   bare: "bare Hono + Deno.serve, no telemetry (the limit)",
   deno_otel: "bare Hono + Deno built-in OTel (OTEL_DENO=true, OTLP http/json)",
   host_off: "host, telemetry off (OTEL_SDK_DISABLED=true)",
@@ -80,7 +81,7 @@ async function startVariant(
 ): Promise<Running> {
   const port = freePort();
   const logFile = `${options.workDir}/http-${key}.log`;
-  const sink = key === "host" || key === "deno_otel"
+  const sink = key === "host" || key === "host_console" || key === "deno_otel"
     ? await startSink({ logFile: `${options.workDir}/sink-${key}.log`, cpus: options.cpus })
     : undefined;
   const bare = new URL("./bare_server.ts", import.meta.url).pathname;
@@ -103,14 +104,17 @@ async function startVariant(
       });
       break;
     case "host":
+    case "host_console":
     case "host_off":
       child = spawnChild(denoRun(host), {
         ...common,
         env: {
           APP1_PORT: String(port),
-          ...(key === "host"
-            ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink!.endpoint }
-            : { OTEL_SDK_DISABLED: "true" }),
+          // The console's cost is host_console against host: same export, console on or off.
+          ...(key === "host_console" ? { CONSOLE_PORT: String(freePort()) } : { CONSOLE: "off" }),
+          ...(key === "host_off"
+            ? { OTEL_SDK_DISABLED: "true" }
+            : { OTEL_EXPORTER_OTLP_ENDPOINT: sink!.endpoint }),
         },
       });
       break;
@@ -134,7 +138,7 @@ async function startVariant(
 
 /** Runs the HTTP benchmark. */
 export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
-  const keys: HttpVariantKey[] = ["host", "bare", "deno_otel", "host_off"];
+  const keys: HttpVariantKey[] = ["host", "host_console", "bare", "deno_otel", "host_off"];
   const running: Running[] = [];
   try {
     for (const key of keys) running.push(await startVariant(key, options));

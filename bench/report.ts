@@ -56,7 +56,7 @@ const f = (value: number, digits = 0) => Number.isFinite(value) ? value.toFixed(
 
 function httpTable(http: HttpBenchResult): string {
   const bare = http.variants.bare;
-  const order: HttpVariantKey[] = ["host", "deno_otel", "host_off", "bare"];
+  const order: HttpVariantKey[] = ["host", "host_console", "deno_otel", "host_off", "bare"];
   return table(
     ["HTTP variant", "req/s (median)", "p50 ms", "p99 ms", "vs bare", "runs (req/s)", "exported"],
     order.map((key) => {

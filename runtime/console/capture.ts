@@ -59,17 +59,19 @@ export function spanRecord(span: ReadableSpan): SpanRecord {
   const { service, attributes: resource } = resourceOf(span.resource);
   const parent = span.parentSpanContext?.spanId;
   const status = span.status;
+  // Every field always present (undefined when absent; JSON leaves those out): one object shape
+  // for all records keeps them small and their reads fast.
   return {
     traceId: context.traceId,
     spanId: context.spanId,
-    ...(parent ? { parentSpanId: parent } : {}),
+    parentSpanId: parent || undefined,
     service,
     name: span.name,
     kind: KINDS[span.kind] ?? "internal",
     start: toMs(span.startTime),
     durationMs: toMs(span.duration),
     status: STATUSES[status.code] ?? "unset",
-    ...(status.message ? { statusMessage: status.message } : {}),
+    statusMessage: status.message || undefined,
     // The SDK never changes an ended span's attributes: the record shares the object.
     attributes: span.attributes as Attributes,
     events: span.events.length === 0 ? NONE : span.events.map((event) => ({

@@ -64,9 +64,12 @@ export interface ConsoleStoreOptions {
 interface TraceEntry {
   readonly traceId: string;
   readonly spans: SpanRecord[];
-  /** Every span id seen, to drop a span exported twice. */
-  readonly ids: Set<string>;
+  /** Span ids, to drop a span exported twice; only for large traces (small ones are scanned). */
+  ids?: Set<string>;
 }
+
+/** Up to this many spans, a duplicate is found by scanning instead of through a Set. */
+const SCAN_LIMIT = 32;
 
 /** A source of the Functions page's host-side facts (ports, triggers, readiness). */
 export type FunctionsSource = () => readonly FunctionInfo[];
@@ -121,17 +124,18 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   addSpan(span: SpanRecord): void {
     let entry = this.#traces.get(span.traceId);
     if (!entry) {
-      entry = { traceId: span.traceId, spans: [], ids: new Set() };
+      entry = { traceId: span.traceId, spans: [] };
       this.#traces.set(span.traceId, entry);
       if (this.#traces.size > this.#maxTraces) this.#dropOldestTrace();
     }
-    if (entry.ids.has(span.spanId)) return;
+    if (hasSpan(entry, span.spanId)) return;
     if (entry.spans.length >= this.#maxSpansPerTrace) {
       this.#spansDropped++;
       return;
     }
-    entry.ids.add(span.spanId);
     entry.spans.push(span);
+    if (entry.ids) entry.ids.add(span.spanId);
+    else if (entry.spans.length > SCAN_LIMIT) entry.ids = new Set(entry.spans.map((s) => s.spanId));
     this.#spanCount++;
     this.#invocations.record(span);
     this.#seen(span.service, span.start + span.durationMs);
@@ -323,6 +327,12 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
       }
     }
   }
+}
+
+function hasSpan(entry: TraceEntry, spanId: string): boolean {
+  if (entry.ids) return entry.ids.has(spanId);
+  for (const span of entry.spans) if (span.spanId === spanId) return true;
+  return false;
 }
 
 function attributeText(value: AttributeValue): string {
