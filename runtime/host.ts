@@ -42,6 +42,7 @@ import { createLogger } from "./log.ts";
 import type { PageMount } from "./console/app.ts";
 import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
 import { hostActions, type HostedService, hostFunctions } from "./console/host_bridge.ts";
+import { mountPages } from "./console/pages/mod.ts";
 import { type ConsoleServer, serveConsole } from "./console/server.ts";
 import { ConsoleStore } from "./console/store.ts";
 import type { Bus, Subscription } from "./messaging/bus.ts";
@@ -77,7 +78,7 @@ export interface Host {
 export interface HostOptions {
   /** Where log lines go; stdout by default. */
   readonly write?: (line: string, urgent: boolean) => void;
-  /** The console's pages (runtime/console/pages), mounted on the console's app. */
+  /** The console's pages; runtime/console/pages with its defaults unless given. */
   readonly consolePages?: PageMount;
 }
 
@@ -366,7 +367,7 @@ function startConsoleStore(
           port: config.console.port,
           token: config.console.token,
           actions,
-          pages: options.consolePages,
+          pages: options.consolePages ?? mountPages(),
         });
         stack.push(Phase.DataFolder, "console", () => server.stop());
         log.info(`console at ${server.url}`, {

@@ -5,16 +5,12 @@
  */
 import assert from "node:assert/strict";
 import type { TraceDetail, TraceListItem } from "../runtime/console/model.ts";
+import { missingTool, testWhen } from "../runtime/_test_needs.ts";
 import { MockKafka } from "./_faults.ts";
 import { startTestHost, waitFor } from "./_harness.ts";
 
-const kcat = MockKafka.available();
-
-Deno.test({
-  name: kcat
-    ? "console: a second host process (app2, app4) shows up in the first one's console"
-    : "console: a second host process shows up [needs kcat for a Kafka both processes share]",
-  ignore: !kcat,
+testWhen(missingTool("kcat", "kcat"), {
+  name: "console: a second host process (app2, app4) shows up in the first one's console",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

@@ -14,13 +14,14 @@
 import { ConfigError, loadConfig } from "../config.ts";
 import { createLogger, flushStdout } from "../log.ts";
 import type { PageMount } from "./app.ts";
+import { mountPages } from "./pages/mod.ts";
 import { serveConsole } from "./server.ts";
 import { ConsoleStore } from "./store.ts";
 
 /** Runs the console until SIGINT or SIGTERM; returns the exit code. */
 export async function runConsole(
   env: Readonly<Record<string, string | undefined>>,
-  pages?: PageMount,
+  pages: PageMount = mountPages(),
 ): Promise<number> {
   const log = createLogger({ service: "console", level: "info" });
   let config;
