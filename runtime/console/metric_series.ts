@@ -17,17 +17,18 @@ import type { ConsumerMetrics, MetricPoint } from "./model.ts";
 /**
  * Where the consumer figures come from. Prometheus-style names (as `/metrics` spells them);
  * names ingested over OTLP are compared after dots become underscores, with or without the
- * `_total` a counter gets in Prometheus. A metric rename is an edit here.
+ * `_total` a counter gets in Prometheus. A metric rename is an edit here (the semantic-convention
+ * names first, the host's earlier names after them while both may be met).
  */
 export const CONSUMER_METRICS = {
   /** Messages a Kafka-triggered function handled. */
-  processed: ["kafka_messages_consumed_total"],
+  processed: ["messaging_client_consumed_messages_total", "kafka_messages_consumed_total"],
   /** Handler attempts that failed (and were retried). */
-  failed: ["kafka_message_retries_total"],
+  failed: ["messaging_process_retries_total", "kafka_message_retries_total"],
   /** Messages that failed for good and went to the dead-letter topic. */
-  deadLettered: ["kafka_messages_failed_total"],
+  deadLettered: ["messaging_client_dead_lettered_messages_total", "kafka_messages_failed_total"],
   /** Messages not yet handled, per partition. */
-  lag: ["kafka_consumer_lag"],
+  lag: ["messaging_kafka_consumer_lag", "kafka_consumer_lag"],
   /** Label names of the topic and the consumer group. */
   topicLabels: ["topic", "messaging_destination_name"],
   groupLabels: ["group", "messaging_consumer_group_name"],

@@ -212,3 +212,59 @@ Deno.test("delta metric points add up to running totals", () => {
   store.addMetricPoints([{ ...point, time: Date.now() - 1000, value: 4 }], { delta: true });
   assert.equal(store.metrics().consumers[0].processed, 7);
 });
+
+Deno.test("consumer figures read the semantic-convention names and labels too", () => {
+  const store = new ConsoleStore();
+  const now = Date.now();
+  const labels = {
+    messaging_system: "kafka",
+    messaging_destination_name: "Purchase2",
+    messaging_consumer_group_name: "app4",
+  };
+  store.addMetricPoints([
+    {
+      time: now - 1000,
+      service: "app4",
+      name: "messaging_client_consumed_messages_total",
+      kind: "counter",
+      labels,
+      value: 9,
+    },
+    {
+      time: now - 1000,
+      service: "app4",
+      name: "messaging_process_retries_total",
+      kind: "counter",
+      labels,
+      value: 4,
+    },
+    {
+      time: now - 1000,
+      service: "app4",
+      name: "messaging_client_dead_lettered_messages_total",
+      kind: "counter",
+      labels,
+      value: 1,
+    },
+    {
+      time: now - 1000,
+      service: "app4",
+      name: "messaging_kafka_consumer_lag",
+      kind: "gauge",
+      labels: { ...labels, messaging_destination_partition_id: "3" },
+      value: 5,
+    },
+  ]);
+  const [consumer] = store.metrics().consumers;
+  assert.deepEqual(
+    [
+      consumer.topic,
+      consumer.group,
+      consumer.processed,
+      consumer.failed,
+      consumer.deadLettered,
+      consumer.lag,
+    ],
+    ["Purchase2", "app4", 9, 4, 1, 5],
+  );
+});
