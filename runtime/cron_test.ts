@@ -177,3 +177,38 @@ cronTest(
     assert.equal(job.nextRun(), null);
   },
 );
+
+cronTest("runNow: starts a run at once with its trace id; none while one runs", async () => {
+  const telemetry = memoryTelemetry("executor");
+  let release: () => void = () => {};
+  const runs: string[] = [];
+  const fn: CronFunction = {
+    name: "call-message",
+    schedule: () => "0 0 1 1 *",
+    async run() {
+      runs.push(trace.getActiveSpan()!.spanContext().traceId);
+      await new Promise<void>((resolve) => release = resolve);
+    },
+  };
+  const job = startCron({ fn, ctx: contextFor(telemetry), telemetry, schedule: "0 0 1 1 *" });
+  try {
+    const started = job.runNow();
+    assert.ok(started, "a run starts");
+    assert.match(started.traceId, /^[0-9a-f]{32}$/);
+    assert.equal(job.runNow(), undefined, "no second run while the first is going");
+    await waitFor("the run", () => runs.length === 1, 1000);
+    assert.equal(runs[0], started.traceId, "the returned id is the run's trace");
+    release();
+    await waitFor(
+      "the run's span",
+      () => telemetry.spans().some((span) => span.spanContext().traceId === started.traceId),
+      1000,
+    );
+    const again = job.runNow();
+    assert.ok(again && again.traceId !== started.traceId, "a new run once the first ended");
+    await waitFor("the second run", () => runs.length === 2, 1000);
+    release();
+  } finally {
+    await job.stop();
+  }
+});
