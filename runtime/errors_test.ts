@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DependencyUnavailableError, errorType, PermanentError } from "./errors.ts";
+import {
+  DependencyMisconfiguredError,
+  DependencyUnavailableError,
+  errorType,
+  isConnectionFailure,
+  PermanentError,
+} from "./errors.ts";
 
 Deno.test("PermanentError: a named Error keeping its cause", () => {
   const cause = new SyntaxError("Unexpected token");
@@ -55,4 +61,44 @@ Deno.test("errorType: non-errors are described by their typeof", () => {
   assert.equal(errorType(undefined), "undefined");
   assert.equal(errorType(null), "object");
   assert.equal(errorType({ code: "ECONNREFUSED" }), "object");
+});
+
+Deno.test("DependencyMisconfiguredError: an outage kind (waited out, 503) that names its reason", () => {
+  const cause = new Error('password authentication failed for user "app"');
+  const error = new DependencyMisconfiguredError("postgres", "28P01", cause);
+  assert.ok(error instanceof DependencyUnavailableError);
+  assert.equal(error.name, "DependencyMisconfiguredError");
+  assert.equal(error.reason, "28P01");
+  assert.equal(error.cause, cause);
+  assert.match(
+    error.message,
+    /^postgres refuses the configured credentials or database \(28P01\)$/,
+  );
+});
+
+Deno.test("isConnectionFailure: refused, reset and timed-out connections, not bugs", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+  const refused = await fetch(url).then(() => undefined, (error) => error);
+  const failures = [
+    Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+    Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
+    new Deno.errors.ConnectionReset("reset"),
+    new DOMException("timed out", "TimeoutError"),
+    Object.assign(new TypeError("fetch failed"), { cause: new Error("Connection refused") }),
+  ];
+  for (const error of [...failures, refused]) assert.ok(isConnectionFailure(error), String(error));
+  for (
+    const error of [
+      new TypeError("Cannot read properties of undefined"),
+      new TypeError("Invalid URL: 'app3'"),
+      Object.assign(new Error("duplicate key"), { code: "23505" }),
+      Object.assign(new Error("x"), { code: "UNDEFINED_VALUE" }),
+      "ECONNREFUSED",
+      undefined,
+    ]
+  ) {
+    assert.ok(!isConnectionFailure(error), String(error));
+  }
 });

@@ -13,7 +13,7 @@
  * @module
  */
 import { withDeadline } from "./deadline.ts";
-import { errorType } from "./errors.ts";
+import { DependencyMisconfiguredError, errorType } from "./errors.ts";
 import type { Metrics } from "./telemetry/metrics.ts";
 
 /** Resolves when the dependency answers, rejects when it does not. */
@@ -22,7 +22,8 @@ export type Check = () => Promise<void>;
 /** The body of `/readyz`. */
 export interface ReadinessReport {
   readonly ready: boolean;
-  readonly status: "ready" | "unavailable" | "stopping";
+  /** `misconfigured` when a dependency refuses the host's credentials (no wait will fix it). */
+  readonly status: "ready" | "unavailable" | "misconfigured" | "stopping";
   readonly checks: Record<string, string>;
 }
 
@@ -47,7 +48,10 @@ export class Readiness {
       Object.entries(this.checks).map(async ([name, check]) => {
         const result = await withDeadline(check(), this.timeoutMs).then(
           () => "up",
-          (error) => `down: ${errorType(error)}`,
+          (error) =>
+            error instanceof DependencyMisconfiguredError
+              ? `misconfigured: ${error.reason}`
+              : `down: ${errorType(error)}`,
         );
         this.metrics.dependencyUp.set({ dependency: name }, result === "up" ? 1 : 0);
         return [name, result] as const;
@@ -55,7 +59,14 @@ export class Readiness {
     );
     const checks = Object.fromEntries(entries);
     const allUp = entries.every(([, result]) => result === "up");
-    const status = this.#stopping ? "stopping" : allUp ? "ready" : "unavailable";
+    const misconfigured = entries.some(([, result]) => result.startsWith("misconfigured"));
+    const status = this.#stopping
+      ? "stopping"
+      : allUp
+      ? "ready"
+      : misconfigured
+      ? "misconfigured"
+      : "unavailable";
     return { ready: status === "ready", status, checks };
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { metricValue } from "./_test_util.ts";
+import { DependencyMisconfiguredError } from "./errors.ts";
 import { Readiness, reportDependency } from "./health.ts";
 import { createMetrics } from "./telemetry/metrics.ts";
 
@@ -33,6 +34,22 @@ Deno.test("Readiness: one failing check makes the service unavailable, naming th
   assert.deepEqual(report.checks, { postgres: "up", redis: "down: ECONNREFUSED" });
   assert.equal(await metricValue(metrics.registry, "dependency_up", { dependency: "redis" }), 0);
   assert.equal(await metricValue(metrics.registry, "dependency_up", { dependency: "postgres" }), 1);
+});
+
+Deno.test("Readiness: refused credentials are reported as misconfigured, with the reason", async () => {
+  const metrics = createMetrics();
+  const readiness = new Readiness({
+    postgres: () => Promise.reject(new DependencyMisconfiguredError("postgres", "28P01")),
+    redis: refused,
+  }, metrics);
+  const report = await readiness.check();
+  assert.equal(report.ready, false);
+  assert.equal(report.status, "misconfigured");
+  assert.deepEqual(report.checks, {
+    postgres: "misconfigured: 28P01",
+    redis: "down: ECONNREFUSED",
+  });
+  assert.equal(await metricValue(metrics.registry, "dependency_up", { dependency: "postgres" }), 0);
 });
 
 Deno.test("Readiness: a check that hangs is cut off at the deadline", async () => {

@@ -17,4 +17,9 @@
  * @module
  */
 export * from "./function.ts";
-export { DependencyUnavailableError, PermanentError } from "./errors.ts";
+export {
+  DependencyMisconfiguredError,
+  DependencyUnavailableError,
+  isConnectionFailure,
+  PermanentError,
+} from "./errors.ts";

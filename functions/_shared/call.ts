@@ -13,7 +13,11 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type BaseContext, DependencyUnavailableError } from "../../runtime/mod.ts";
+import {
+  type BaseContext,
+  DependencyUnavailableError,
+  isConnectionFailure,
+} from "../../runtime/mod.ts";
 
 /** A callee's answer. */
 export interface Reply {
@@ -24,7 +28,10 @@ export interface Reply {
 /** How long a call may take before the callee counts as unavailable. */
 export const CALL_TIMEOUT_MS = 10_000;
 
-/** POSTs `body` as JSON; a {@linkcode DependencyUnavailableError} when `callee` cannot be reached. */
+/**
+ * POSTs `body` as JSON; a {@linkcode DependencyUnavailableError} when `callee` cannot be reached
+ * or does not answer in time. Any other error (a bug) is thrown as it is.
+ */
 export async function postJson(
   ctx: BaseContext,
   callee: string,
@@ -40,7 +47,7 @@ export async function postJson(
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new DependencyUnavailableError(callee, error);
+    throw isConnectionFailure(error) ? new DependencyUnavailableError(callee, error) : error;
   }
   const text = await response.text();
   let parsed: unknown = {};
@@ -60,8 +67,14 @@ export function succeeded(reply: Reply): boolean {
   return reply.status >= 200 && reply.status < 300;
 }
 
-/** Answers the caller with what `callee` answered, mapping its failures to 503 or 502. */
+/**
+ * Answers the caller with what `callee` answered, mapping its failures to 503 or 502 (a redirect
+ * too: function calls do not follow them).
+ */
 export function relay(c: Context, callee: string, reply: Reply): Response {
+  if (reply.status >= 300 && reply.status < 400) {
+    return c.json({ error: `${callee} answered ${reply.status} (a redirect, not followed)` }, 502);
+  }
   if (reply.status < 500) return c.json(reply.body, reply.status as ContentfulStatusCode);
   const detail = typeof reply.body.error === "string" ? `: ${reply.body.error}` : "";
   if (reply.status === 503) {

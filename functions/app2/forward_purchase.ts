@@ -33,7 +33,7 @@ export const forwardPurchase: KafkaFunction<never> = {
       return;
     }
     if (reply.status === 503) throw new DependencyUnavailableError("app3");
-    if (reply.status < 500 && !TRANSIENT.has(reply.status)) {
+    if (reply.status >= 400 && reply.status < 500 && !TRANSIENT.has(reply.status)) {
       throw new PermanentError(`app3 rejected the message with ${reply.status}`);
     }
     throw new Error(`app3 answered ${reply.status}`);

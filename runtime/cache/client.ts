@@ -19,13 +19,22 @@
  */
 import { SpanKind, type Tracer } from "@opentelemetry/api";
 import { Redis } from "@upstash/redis";
-import { DependencyUnavailableError } from "../errors.ts";
+import {
+  DependencyMisconfiguredError,
+  DependencyUnavailableError,
+  errorType,
+  isConnectionFailure,
+} from "../errors.ts";
 import type { Cache } from "../function.ts";
 import { reportDependency } from "../health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/span.ts";
 
-/** A command Redis refused (wrong type, syntax); the message holds Redis's error code only. */
+/**
+ * A call that failed for another reason than an outage: a command Redis refused (wrong type,
+ * syntax) or an unexpected client error; the message holds only a code (Redis's, or the error's
+ * type), never values.
+ */
 export class CacheError extends Error {
   constructor(readonly code: string) {
     super(`redis error ${code}`);
@@ -54,15 +63,34 @@ export interface CacheOptions {
  * auto-pipelining puts "Command failed: " in front.
  */
 const REDIS_ERROR = /^(?:Command failed: )?([A-Z]{2,20})\b/;
+/** Redis codes and REST answers that mean the credentials are wrong (a 401 says "Unauthorized"). */
+const REFUSED_CREDENTIALS = /^(?:Command failed: )?(Unauthorized|WRONGPASS|NOAUTH|NOPERM)\b/;
+/** The host's bridge answers 503 "redis unavailable: …" when it cannot reach Redis. */
+const BRIDGE_OUTAGE = /^redis unavailable\b/;
 
-/** Maps an @upstash/redis failure to what the caller should do about it. */
+/**
+ * Maps an @upstash/redis failure to what the caller should do about it: an endpoint that cannot
+ * be reached or does not answer in time, or a bridge whose Redis is down, is an outage
+ * ({@linkcode DependencyUnavailableError}: wait, 503); a token or password Redis refuses is a
+ * configuration error ({@linkcode DependencyMisconfiguredError}: readiness says so); anything
+ * else is a {@linkcode CacheError} that is retried and then dead-lettered like any failure. The
+ * client's messages quote the command and its values, so only codes are kept.
+ */
 export function classifyCacheError(error: unknown): Error {
+  if (error instanceof CacheError || error instanceof DependencyUnavailableError) return error;
   const message = error instanceof Error ? error.message : "";
+  const refused = REFUSED_CREDENTIALS.exec(message)?.[1];
+  if (refused !== undefined) {
+    return new DependencyMisconfiguredError("redis", refused === "Unauthorized" ? "401" : refused);
+  }
+  if (isConnectionFailure(error) || BRIDGE_OUTAGE.test(message)) {
+    return new DependencyUnavailableError("redis", error);
+  }
   if (error instanceof Error && error.name === "UpstashError") {
     const code = REDIS_ERROR.exec(message)?.[1];
     if (code !== undefined) return new CacheError(code);
   }
-  return new DependencyUnavailableError("redis", error);
+  return new CacheError(errorType(error));
 }
 
 /** Creates the cache client; it connects per request, so nothing happens until the first call. */

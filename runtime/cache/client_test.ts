@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
 import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
-import { DependencyUnavailableError } from "../errors.ts";
+import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { type Backend, RedisUnavailableError, type RestBridge, startRestBridge } from "./bridge.ts";
 import { type CacheClient, CacheError, classifyCacheError, connectCache } from "./client.ts";
 import { redisBackend } from "./redis.ts";
@@ -192,6 +192,33 @@ cacheTest(
   },
 );
 
+cacheTest(
+  "connectCache: a wrong token (401) is DependencyMisconfiguredError, never a message's fault",
+  async () => {
+    await withCache(async (_, { bridge }) => {
+      const telemetry = memoryTelemetry("app4");
+      const cache = connectCache({
+        url: bridge.url,
+        token: "not-the-token",
+        server: SERVER,
+        tracer: telemetry.tracer,
+        metrics: telemetry.metrics,
+      });
+      for (const call of [() => cache.set("k", "v"), () => cache.get("k"), () => cache.ping()]) {
+        await assert.rejects(call(), (error) => {
+          assert.ok(error instanceof DependencyMisconfiguredError, String(error));
+          assert.equal(error.reason, "401");
+          return true;
+        });
+      }
+      assert.equal(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "redis" }),
+        0,
+      );
+    });
+  },
+);
+
 Deno.test("classifyCacheError: Redis error replies become CacheError with the code only", () => {
   const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });
   const wrongType = classifyCacheError(
@@ -208,22 +235,56 @@ Deno.test("classifyCacheError: Redis error replies become CacheError with the co
   assert.ok(!syntax.message.includes("secret"));
 });
 
-Deno.test("classifyCacheError: everything else means Redis is unavailable", () => {
+Deno.test("classifyCacheError: an endpoint or Redis that cannot be reached is an outage", () => {
   const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });
   for (
     const error of [
-      upstash("Unauthorized"),
       upstash("redis unavailable: cannot connect to 127.0.0.1:6379"),
-      new TypeError("fetch failed"),
+      Object.assign(new TypeError("fetch failed"), { cause: new Error("Connection refused") }),
       new DOMException("The signal has been aborted", "TimeoutError"),
-      new Error("ERR looks like redis but is not an UpstashError"),
-      "string",
-      undefined,
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8079"), { code: "ECONNREFUSED" }),
     ]
   ) {
     const classified = classifyCacheError(error);
     assert.ok(classified instanceof DependencyUnavailableError, String(error));
+    assert.ok(!(classified instanceof DependencyMisconfiguredError), String(error));
     assert.equal(classified.cause, error);
+  }
+});
+
+Deno.test("classifyCacheError: a token or password Redis refuses is a configuration error", () => {
+  const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });
+  const cases = [
+    ['Unauthorized, command was: [["set","message:1","{\\"secret\\":1}"]]', "401"],
+    ["WRONGPASS invalid username-password pair or user is disabled.", "WRONGPASS"],
+    ["Command failed: NOAUTH Authentication required.", "NOAUTH"],
+  ];
+  for (const [message, reason] of cases) {
+    const classified = classifyCacheError(upstash(message));
+    assert.ok(classified instanceof DependencyMisconfiguredError, message);
+    assert.equal(classified.reason, reason);
+    assert.equal(classified.dependency, "redis");
+    assert.ok(!classified.message.includes("secret"));
+  }
+});
+
+Deno.test("classifyCacheError: any other failure is a CacheError (retried, then dead-lettered)", () => {
+  for (
+    const [error, code] of [
+      [new Error("ERR looks like redis but is not an UpstashError"), "Error"],
+      [new TypeError("Cannot read properties of undefined (reading 'secret')"), "TypeError"],
+      [
+        Object.assign(new Error("<html>bad gateway</html>"), { name: "UpstashJSONParseError" }),
+        "UpstashJSONParseError",
+      ],
+      ["string", "string"],
+      [undefined, "undefined"],
+    ] as const
+  ) {
+    const classified = classifyCacheError(error);
+    assert.ok(classified instanceof CacheError, String(error));
+    assert.equal(classified.code, code);
+    assert.ok(!classified.message.includes("secret"));
   }
 });
 

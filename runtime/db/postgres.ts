@@ -1,8 +1,9 @@
 /**
  * PostgreSQL for functions: parameterised queries through postgres.js, each a CLIENT span
  * (`INSERT messages`, `db.system.name=postgresql`) and a `db_client_operation_duration_seconds`
- * sample. Connection failures become {@linkcode DependencyUnavailableError} (503, retry); SQL
- * errors become {@linkcode DatabaseError} carrying only the SQLSTATE, never values.
+ * sample. Connection failures become {@linkcode DependencyUnavailableError} (503, wait), refused
+ * credentials {@linkcode DependencyMisconfiguredError}, and every other error a
+ * {@linkcode DatabaseError} carrying only the SQLSTATE or code, never values.
  *
  * @example
  * ```ts
@@ -20,14 +21,19 @@
  */
 import { SpanKind, type Tracer } from "@opentelemetry/api";
 import postgres from "postgres";
-import { DependencyUnavailableError } from "../errors.ts";
+import {
+  DependencyMisconfiguredError,
+  DependencyUnavailableError,
+  errorType,
+  isConnectionFailure,
+} from "../errors.ts";
 import type { Database, Row, SqlValue } from "../function.ts";
 import { reportDependency } from "../health.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/span.ts";
 import { describeQuery } from "./sql.ts";
 
-/** A SQL error, described by its SQLSTATE only. */
+/** A SQL error, described by its SQLSTATE (or the client's own error code) only. */
 export class DatabaseError extends Error {
   constructor(readonly code: string) {
     super(`postgres error ${code}`);
@@ -57,17 +63,38 @@ export interface PostgresOptions {
   readonly prepare?: (client: PostgresClient) => Promise<void>;
 }
 
-/** SQLSTATEs that mean the server, not the statement, is the problem. */
+/** SQLSTATEs that mean the server is going away or full: an outage, not the statement's fault. */
 const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "53400"]);
 
-/** Maps a postgres.js error to what the caller should do about it. */
+/**
+ * SQLSTATEs and postgres.js codes that mean the server refuses this host's settings: a wrong
+ * user or password (class 28), a database that does not exist (3D000), an authentication the
+ * client cannot do.
+ */
+const MISCONFIGURED = /^(28[0-9A-Z]{3}|3D000|SASL_SIGNATURE_MISMATCH|AUTH_TYPE_NOT_IMPLEMENTED)$/;
+
+/**
+ * Maps a postgres.js error to what the caller should do about it: a connection that failed or
+ * timed out, or a server shutting down or full, is an outage
+ * ({@linkcode DependencyUnavailableError}: wait, 503); refused credentials are a configuration
+ * error ({@linkcode DependencyMisconfiguredError}: readiness says so); everything else, with a
+ * SQLSTATE or not (postgres.js's own errors from a bad call included), is a
+ * {@linkcode DatabaseError} that is retried and then dead-lettered like any failure.
+ */
 export function classifyPostgresError(error: unknown): Error {
+  if (error instanceof DatabaseError || error instanceof DependencyUnavailableError) return error;
   const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && MISCONFIGURED.test(code)) {
+    return new DependencyMisconfiguredError("postgres", code, error);
+  }
   const isSqlState = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
-  if (!isSqlState || code.startsWith("08") || UNAVAILABLE_STATES.has(code)) {
+  if (
+    isConnectionFailure(error) ||
+    (isSqlState && (code.startsWith("08") || UNAVAILABLE_STATES.has(code)))
+  ) {
     return new DependencyUnavailableError("postgres", error);
   }
-  return new DatabaseError(code);
+  return new DatabaseError(errorType(error));
 }
 
 /** Connects lazily to the server at `url`. */

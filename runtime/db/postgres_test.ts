@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { freePort, memoryTelemetry, metricValue } from "../_test_util.ts";
 import { missingPostgres, postgresUrl, testWhen } from "../_test_needs.ts";
-import { DependencyUnavailableError } from "../errors.ts";
+import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { classifyPostgresError, connectPostgres, DatabaseError } from "./postgres.ts";
 
 const noPostgres = missingPostgres();
@@ -19,7 +19,7 @@ Deno.test("classifyPostgresError: SQL errors keep only their SQLSTATE", () => {
   }
 });
 
-Deno.test("classifyPostgresError: connection trouble and server shutdown mean unavailable", () => {
+Deno.test("classifyPostgresError: connection failures, timeouts and a server going away are outages", () => {
   const cases: unknown[] = [
     Object.assign(new Error("connection failure"), { code: "08006" }),
     Object.assign(new Error("cannot connect now"), { code: "08001" }),
@@ -31,18 +31,128 @@ Deno.test("classifyPostgresError: connection trouble and server shutdown mean un
     Object.assign(new Error("too many connections"), { code: "53300" }),
     Object.assign(new Error("out of memory"), { code: "53400" }),
     Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+    Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+    Object.assign(new Error("getaddrinfo ENOTFOUND db"), { code: "ENOTFOUND" }),
     Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" }),
-    new Error("no code at all"),
-    "a string",
-    null,
-    undefined,
+    Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
+    new Deno.errors.ConnectionRefused("refused"),
+    new DOMException("timed out", "TimeoutError"),
   ];
   for (const error of cases) {
     const classified = classifyPostgresError(error);
     assert.ok(classified instanceof DependencyUnavailableError, String(error));
+    assert.ok(!(classified instanceof DependencyMisconfiguredError), String(error));
     assert.equal(classified.dependency, "postgres");
     assert.equal(classified.cause, error);
   }
+});
+
+Deno.test("classifyPostgresError: refused credentials or database are a configuration error", () => {
+  for (const code of ["28P01", "28000", "3D000", "SASL_SIGNATURE_MISMATCH"]) {
+    const error = Object.assign(new Error(`password authentication failed for "app"`), { code });
+    const classified = classifyPostgresError(error);
+    assert.ok(classified instanceof DependencyMisconfiguredError, code);
+    assert.equal(classified.reason, code);
+    assert.equal(classified.dependency, "postgres");
+    assert.ok(!classified.message.includes("app"));
+  }
+});
+
+Deno.test("classifyPostgresError: errors without a SQLSTATE are failures, not outages", () => {
+  // A bug in the caller must be retried and dead-lettered, never hold a partition forever.
+  const cases: Array<[unknown, string]> = [
+    [
+      Object.assign(new Error("UNDEFINED_VALUE: Undefined values are not allowed"), {
+        code: "UNDEFINED_VALUE",
+      }),
+      "UNDEFINED_VALUE",
+    ],
+    [
+      Object.assign(new Error("MAX_PARAMETERS_EXCEEDED: too many"), {
+        code: "MAX_PARAMETERS_EXCEEDED",
+      }),
+      "MAX_PARAMETERS_EXCEEDED",
+    ],
+    [new TypeError("Cannot read properties of undefined (reading 'secret')"), "TypeError"],
+    [new Error("no code at all"), "Error"],
+    ["a string", "string"],
+    [null, "object"],
+    [undefined, "undefined"],
+  ];
+  for (const [error, code] of cases) {
+    const classified = classifyPostgresError(error);
+    assert.ok(classified instanceof DatabaseError, String(error));
+    assert.ok(!(classified instanceof DependencyUnavailableError));
+    assert.equal(classified.code, code);
+    assert.ok(!classified.message.includes("secret"));
+  }
+});
+
+/**
+ * A server that answers every connection's startup with an ErrorResponse carrying `sqlstate`,
+ * as PostgreSQL does for a wrong password.
+ */
+function refusingServer(sqlstate: string): { url: string; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const encoder = new TextEncoder();
+  const fields = encoder.encode(
+    `SFATAL\0VFATAL\0C${sqlstate}\0Mpassword authentication failed for user "app"\0\0`,
+  );
+  const reply = new Uint8Array(5 + fields.length);
+  reply[0] = "E".charCodeAt(0);
+  new DataView(reply.buffer).setInt32(1, 4 + fields.length);
+  reply.set(fields, 5);
+  (async () => {
+    for await (const connection of listener) {
+      (async () => {
+        try {
+          await connection.read(new Uint8Array(1024)); // the startup message
+          await connection.write(reply);
+        } catch {
+          // the client went away
+        } finally {
+          connection.close();
+        }
+      })();
+    }
+  })().catch(() => {});
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: `postgres://app:wrong-password@127.0.0.1:${port}/postgres`,
+    close: () => listener.close(),
+  };
+}
+
+Deno.test({
+  name:
+    "connectPostgres: a refused password (28P01) is DependencyMisconfiguredError, dependency_up 0",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const server = refusingServer("28P01");
+    const telemetry = memoryTelemetry("app3");
+    const db = connectPostgres(server.url, {
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+    });
+    try {
+      for (const call of [() => db.ping(), () => db.query("select 1")]) {
+        await assert.rejects(call(), (error) => {
+          assert.ok(error instanceof DependencyMisconfiguredError, String(error));
+          assert.equal(error.reason, "28P01");
+          assert.ok(!error.message.includes("wrong-password"));
+          return true;
+        });
+      }
+      assert.equal(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "postgres" }),
+        0,
+      );
+    } finally {
+      await db.close();
+      server.close();
+    }
+  },
 });
 
 Deno.test({
@@ -183,6 +293,34 @@ testWhen(noPostgres, {
       assert.equal(calls, 2, "concurrent first queries share one prepare");
       await db.query("select 3");
       assert.equal(calls, 2);
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+testWhen(noPostgres, {
+  name:
+    "connectPostgres: postgres.js's own error from a bad call is a DatabaseError, not an outage",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const telemetry = memoryTelemetry("app3");
+    const db = connectPostgres(postgresUrl()!, {
+      tracer: telemetry.tracer,
+      metrics: telemetry.metrics,
+    });
+    try {
+      await db.ping();
+      await assert.rejects(
+        db.query("select $1::text as value", [undefined as unknown as string]),
+        (error) => error instanceof DatabaseError && error.code === "UNDEFINED_VALUE",
+      );
+      assert.notEqual(
+        await metricValue(telemetry.metrics.registry, "dependency_up", { dependency: "postgres" }),
+        0,
+        "a bad call says nothing about the server",
+      );
     } finally {
       await db.close();
     }

@@ -16,7 +16,7 @@
 import { trace } from "@opentelemetry/api";
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { DependencyUnavailableError, errorType } from "../errors.ts";
+import { DependencyMisconfiguredError, DependencyUnavailableError, errorType } from "../errors.ts";
 import type { Logger } from "../function.ts";
 import { recordError } from "../telemetry/span.ts";
 
@@ -32,6 +32,15 @@ export function handleErrors(log: Logger): ErrorHandler {
       return c.json({ error: error.message || "bad request" }, error.status);
     }
     if (span) recordError(span, error);
+    if (error instanceof DependencyMisconfiguredError) {
+      log.error("dependency refuses the configuration", {
+        dependency: error.dependency,
+        reason: error.reason,
+        route: c.req.routePath,
+      });
+      c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+      return c.json({ error: error.message }, 503);
+    }
     if (error instanceof DependencyUnavailableError) {
       log.warn("dependency unavailable", {
         dependency: error.dependency,

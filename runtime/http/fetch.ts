@@ -1,6 +1,8 @@
 /**
  * `fetch` with a CLIENT span per request and W3C trace context in the request headers, so the
- * called function's SERVER span joins the caller's trace.
+ * called function's SERVER span joins the caller's trace. Redirects are never followed: a callee
+ * answering 3xx could otherwise steer the call, its body and its baggage to another host; the
+ * caller gets the 3xx itself (or a TypeError with `redirect: "error"`).
  *
  * @example
  * ```ts
@@ -35,7 +37,8 @@ export function createTracedFetch(tracer: Tracer, metrics: Metrics): typeof fetc
       try {
         const headers = new Headers(request.headers);
         injectContext(context.active(), headers);
-        const response = await fetch(new Request(request, { headers }));
+        const redirect = init?.redirect === "error" ? "error" : "manual";
+        const response = await fetch(new Request(request, { headers, redirect }));
         status = String(response.status);
         span.setAttribute("http.response.status_code", response.status);
         if (response.status >= 400) {

@@ -145,3 +145,34 @@ Deno.test("createTracedFetch: default ports follow the scheme", async () => {
   assert.equal(http.attributes["server.port"], 80);
   assert.equal(https.attributes["server.address"], "app3.invalid");
 });
+
+Deno.test("createTracedFetch: never follows a redirect (the callee cannot steer the call elsewhere)", async () => {
+  const elsewhere: string[] = [];
+  const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    elsewhere.push(`${req.method} ${req.headers.get("baggage")}`);
+    return new Response("taken");
+  });
+  const redirecting = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => Response.redirect(`http://127.0.0.1:${other.addr.port}/steal`, 307),
+  );
+  try {
+    const telemetry = memoryTelemetry("app1");
+    const tracedFetch = createTracedFetch(telemetry.tracer, telemetry.metrics);
+    const url = `http://127.0.0.1:${redirecting.addr.port}/PostMessage`;
+    const init = { method: "POST", headers: { baggage: "user=secret" }, body: "{}" };
+    const response = await tracedFetch(url, init);
+    await response.body?.cancel();
+    assert.equal(response.status, 307, "the caller gets the redirect itself");
+    // Even a caller asking to follow does not.
+    const asked = await tracedFetch(url, { ...init, redirect: "follow" });
+    await asked.body?.cancel();
+    assert.equal(asked.status, 307);
+    await assert.rejects(tracedFetch(url, { ...init, redirect: "error" }), TypeError);
+    assert.deepEqual(elsewhere, []);
+    assert.equal(telemetry.spans()[0].attributes["http.response.status_code"], 307);
+  } finally {
+    await redirecting.shutdown();
+    await other.shutdown();
+  }
+});

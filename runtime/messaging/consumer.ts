@@ -7,8 +7,9 @@
  * exponential backoff; after the last attempt (or at once
  * for a {@linkcode PermanentError}) the message goes to `<topic>.DLQ` with the original key,
  * value and headers, the error and the trace context, so a poison message never blocks its
- * partition. A {@linkcode DependencyUnavailableError} spends no attempt: the message waits for
- * the dependency to come back instead of being dead-lettered by an outage. An offset is
+ * partition. A {@linkcode DependencyUnavailableError} (an outage, or a dependency refusing the
+ * host's credentials) spends no attempt: the message waits for the dependency instead of being
+ * dead-lettered by an outage; any other error is the message's failure. An offset is
  * resolved only after its message was handled or dead-lettered.
  *
  * @example
@@ -19,7 +20,12 @@
  * @module
  */
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { DependencyUnavailableError, errorType, PermanentError } from "../errors.ts";
+import {
+  DependencyMisconfiguredError,
+  DependencyUnavailableError,
+  errorType,
+  PermanentError,
+} from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "../function.ts";
 import { extractContext } from "../telemetry/propagation.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
@@ -260,7 +266,16 @@ function processMessage(
           telemetry.metrics.kafkaRetries.inc(labels);
           span.addEvent("retry", { attempt, "error.type": errorType(error) });
           // During a long outage, say so on the first retry and then every tenth.
-          if (!outage || attempt % 10 === 1) {
+          if (error instanceof DependencyMisconfiguredError) {
+            if (attempt % 10 === 1) {
+              ctx.log.error("dependency refuses the configuration; waiting for it to be fixed", {
+                function: fn.name,
+                attempt,
+                dependency: error.dependency,
+                reason: error.reason,
+              });
+            }
+          } else if (!outage || attempt % 10 === 1) {
             ctx.log.warn(
               outage ? "dependency unavailable; retrying" : "message handling failed; retrying",
               {

@@ -4,6 +4,8 @@ import { type MemoryTelemetry, memoryTelemetry, metricValue, waitFor } from "../
 import { DependencyUnavailableError, PermanentError } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction } from "../function.ts";
 import type { StoredMessage, Subscription } from "./bus.ts";
+import { classifyCacheError } from "../cache/client.ts";
+import { classifyPostgresError } from "../db/postgres.ts";
 import { DLQ_SUFFIX, runConsumer } from "./consumer.ts";
 import { EmbeddedBus } from "./embedded.ts";
 import { createProducer } from "./producer.ts";
@@ -359,6 +361,67 @@ consumerTest("runConsumer: an outage is waited out without spending attempts", a
     },
   );
 });
+
+consumerTest(
+  "runConsumer: refused credentials are waited out like an outage, logged as an error",
+  async () => {
+    await withConsumer(
+      (_message, attempt) =>
+        attempt <= 3
+          ? Promise.reject(
+            classifyPostgresError(Object.assign(new Error("password failed"), { code: "28P01" })),
+          )
+          : Promise.resolve(),
+      async (setup) => {
+        await setup.publish("id-1", "v");
+        await setup.start({ maxAttempts: 2, backoffMs: 1 });
+        await waitFor("the message once the password is fixed", () => setup.handled.length === 1);
+        assert.deepEqual(await setup.deadLetters(), [], "not the message's fault");
+        assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
+        const errors = setup.telemetry.records.filter((record) => record.level === "error");
+        assert.deepEqual(
+          errors.map((r) => [r.message, r.dependency, r.reason]),
+          [[
+            "dependency refuses the configuration; waiting for it to be fixed",
+            "postgres",
+            "28P01",
+          ]],
+        );
+      },
+    );
+  },
+);
+
+consumerTest(
+  "runConsumer: a client error without a SQLSTATE, or any other cache failure, is retried then dead-lettered",
+  async () => {
+    // These used to count as outages: one such message held its partition forever.
+    const failures = [
+      classifyPostgresError(
+        Object.assign(new Error("UNDEFINED_VALUE: x"), { code: "UNDEFINED_VALUE" }),
+      ),
+      classifyCacheError(new TypeError("Cannot read properties of undefined (reading 'id')")),
+    ];
+    for (const failure of failures) {
+      await withConsumer(
+        () => Promise.reject(failure),
+        async (setup) => {
+          await setup.publish("id-1", "v");
+          await setup.start({ maxAttempts: 3, backoffMs: 1 });
+          await waitFor("the dead letter", async () => (await setup.deadLetters()).length === 1);
+          const [dead] = await setup.deadLetters();
+          assert.equal(dead.headers["dlq.attempts"], "3");
+          assert.equal(
+            dead.headers["dlq.error.type"],
+            failure.name === "CacheError" ? "TypeError" : "UNDEFINED_VALUE",
+          );
+          assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
+          assert.equal(await setup.counter("kafka_message_retries_total"), 2);
+        },
+      );
+    }
+  },
+);
 
 consumerTest(
   "runConsumer: only real failures count towards the DLQ, outages in between do not",
