@@ -63,8 +63,12 @@ export interface CacheOptions {
  * auto-pipelining puts "Command failed: " in front.
  */
 const REDIS_ERROR = /^(?:Command failed: )?([A-Z]{2,20})\b/;
-/** Redis codes and REST answers that mean the credentials are wrong (a 401 says "Unauthorized"). */
-const REFUSED_CREDENTIALS = /^(?:Command failed: )?(Unauthorized|WRONGPASS|NOAUTH|NOPERM)\b/;
+/**
+ * Redis codes and REST answers that mean the credentials are wrong: a 401 says "Unauthorized",
+ * the bridge names the code Redis refused its own connection with.
+ */
+const REFUSED_CREDENTIALS =
+  /^(?:Command failed: |redis unavailable: )?(Unauthorized|WRONGPASS|NOAUTH|NOPERM)\b/;
 /** The host's bridge answers 503 "redis unavailable: …" when it cannot reach Redis. */
 const BRIDGE_OUTAGE = /^redis unavailable\b/;
 

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
-import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
+import {
+  freePort,
+  type MemoryTelemetry,
+  memoryTelemetry,
+  metricValue,
+  waitFor,
+} from "../_test_util.ts";
+import { missingRedis, missingTool, redisUrl, testWhen } from "../_test_needs.ts";
 import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { type Backend, RedisUnavailableError, type RestBridge, startRestBridge } from "./bridge.ts";
 import { type CacheClient, CacheError, classifyCacheError, connectCache } from "./client.ts";
@@ -218,6 +224,44 @@ cacheTest(
     });
   },
 );
+
+testWhen(missingTool("redis-server", "redis-server"), {
+  name:
+    "connectCache: REDIS_URL with a password the server refuses is DependencyMisconfiguredError",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const port = freePort();
+    const server = new Deno.Command("redis-server", {
+      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--requirepass", "right"],
+      stdout: "null",
+    }).spawn();
+    try {
+      const right = redisBackend(`redis://:right@127.0.0.1:${port}`, 1000);
+      await waitFor("redis-server", () => right.execute([["PING"]]).then(() => true, () => false));
+      await right.close();
+      for (
+        const [url, reason] of [[`redis://:wrong@127.0.0.1:${port}`, "WRONGPASS"], [
+          `redis://127.0.0.1:${port}`,
+          "NOAUTH",
+        ]]
+      ) {
+        await withCache(async (cache) => {
+          for (const call of [() => cache.set("k", "v"), () => cache.ping()]) {
+            await assert.rejects(call(), (error) => {
+              assert.ok(error instanceof DependencyMisconfiguredError, `${reason}: ${error}`);
+              assert.equal(error.reason, reason);
+              return true;
+            });
+          }
+        }, redisBackend(url, 1000));
+      }
+    } finally {
+      server.kill("SIGKILL");
+      await server.status;
+    }
+  },
+});
 
 Deno.test("classifyCacheError: Redis error replies become CacheError with the code only", () => {
   const upstash = (message: string) => Object.assign(new Error(message), { name: "UpstashError" });

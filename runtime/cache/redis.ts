@@ -30,8 +30,13 @@ export function redisBackend(url: string, timeoutMs = 5000): Backend {
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
     },
   });
-  // Failed commands carry the outage to their callers; the event itself needs no handling.
-  client.on("error", () => {});
+  // Failed commands carry the outage to their callers. A server refusing the credentials makes
+  // node-redis say only "The client is offline": keep the refusal's code to say so instead.
+  let refused: string | undefined;
+  client.on("error", (error: Error) => {
+    refused = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(error?.message ?? "")?.[1] ?? refused;
+  });
+  client.on("ready", () => refused = undefined);
   const firstAttempt = new Promise((settled) => {
     client.once("ready", settled);
     client.once("error", settled);
@@ -48,9 +53,10 @@ export function redisBackend(url: string, timeoutMs = 5000): Backend {
           };
         } catch (error) {
           if (error instanceof ErrorReply) return { error: error.message };
-          throw new RedisUnavailableError((error as Error).message || "no answer", {
-            cause: error,
-          });
+          const reason = refused === undefined
+            ? (error as Error).message || "no answer"
+            : `${refused} (the server refuses the credentials in REDIS_URL)`;
+          throw new RedisUnavailableError(reason, { cause: error });
         }
       }));
     },
