@@ -66,6 +66,9 @@ interface TraceEntry {
   readonly spans: SpanRecord[];
   /** Span ids, to drop a span exported twice; only for large traces (small ones are scanned). */
   ids?: Set<string>;
+  /** Earliest start and latest end so far, kept as spans arrive (the list sorts and filters by them). */
+  start: number;
+  end: number;
 }
 
 /** Up to this many spans, a duplicate is found by scanning instead of through a Set. */
@@ -80,8 +83,14 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   readonly #maxLogs: number;
   readonly #maxSpansPerTrace: number;
   readonly #notifyDelayMs: number;
-  /** Insertion order is arrival order of each trace's first span: the first key is the oldest. */
   readonly #traces = new Map<string, TraceEntry>();
+  /**
+   * Trace ids in arrival order of each trace's first span, as a ring: the slot to fill next
+   * holds the oldest. (Deleting a Map's first key over and over makes V8 skip ever more holes to
+   * find the next one; the ring finds the oldest in constant time.)
+   */
+  readonly #traceRing: (string | undefined)[];
+  #traceNext = 0;
   #spanCount = 0;
   #tracesDropped = 0;
   #spansDropped = 0;
@@ -98,6 +107,9 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   #metricsChanged = false;
   #notifyTimer: ReturnType<typeof setTimeout> | undefined;
   #functionsSource: FunctionsSource = () => [];
+  /** Bumped by every span kept or dropped. */
+  #version = 0;
+  #graphCache: { graph: ServiceGraph; at: number; version: number } | undefined;
 
   constructor(options: ConsoleStoreOptions = {}) {
     this.#maxTraces = options.maxTraces ?? 10_000;
@@ -105,6 +117,7 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     this.#maxSpansPerTrace = options.maxSpansPerTrace ?? 5_000;
     this.#notifyDelayMs = options.notifyDelayMs ?? 100;
     this.#logs = new Array(this.#maxLogs);
+    this.#traceRing = new Array(this.#maxTraces);
     this.#invocations = new InvocationSeries({
       windowMs: options.metricsWindowMs,
       bucketMs: options.metricsBucketMs,
@@ -124,9 +137,12 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   addSpan(span: SpanRecord): void {
     let entry = this.#traces.get(span.traceId);
     if (!entry) {
-      entry = { traceId: span.traceId, spans: [] };
+      entry = { traceId: span.traceId, spans: [], start: Infinity, end: -Infinity };
+      const oldest = this.#traceRing[this.#traceNext];
+      if (oldest !== undefined) this.#dropTrace(oldest);
+      this.#traceRing[this.#traceNext] = span.traceId;
+      this.#traceNext = (this.#traceNext + 1) % this.#maxTraces;
       this.#traces.set(span.traceId, entry);
-      if (this.#traces.size > this.#maxTraces) this.#dropOldestTrace();
     }
     if (hasSpan(entry, span.spanId)) return;
     if (entry.spans.length >= this.#maxSpansPerTrace) {
@@ -134,6 +150,9 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
       return;
     }
     entry.spans.push(span);
+    this.#version++;
+    if (span.start < entry.start) entry.start = span.start;
+    if (span.start + span.durationMs > entry.end) entry.end = span.start + span.durationMs;
     if (entry.ids) entry.ids.add(span.spanId);
     else if (entry.spans.length > SCAN_LIMIT) entry.ids = new Set(entry.spans.map((s) => s.spanId));
     this.#spanCount++;
@@ -171,17 +190,17 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   }
 
   traces(filter: TraceFilter = {}): TraceListItem[] {
+    const min = filter.minMs;
     const matching: TraceEntry[] = [];
     for (const entry of this.#traces.values()) {
+      if (min !== undefined && entry.end - entry.start < min) continue;
       if (traceMatches(entry.spans, filter)) matching.push(entry);
     }
-    const items = matching.map((entry) => traceListItem(entry.traceId, entry.spans));
-    items.sort((a, b) => b.start - a.start);
-    if (filter.minMs !== undefined) {
-      const min = filter.minMs;
-      return items.filter((item) => item.durationMs >= min).slice(0, filter.limit ?? 100);
-    }
-    return items.slice(0, filter.limit ?? 100);
+    matching.sort((a, b) => b.start - a.start);
+    // Rows are built for the page asked for only: a full buffer is 10,000 traces.
+    return matching.slice(0, filter.limit ?? 100).map((entry) =>
+      traceListItem(entry.traceId, entry.spans)
+    );
   }
 
   trace(traceId: string): TraceDetail | undefined {
@@ -215,11 +234,20 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     return result;
   }
 
+  /**
+   * Drawn from every buffered span (a full buffer takes tens of milliseconds), so a graph that
+   * changed is redrawn at most once a second: a live page asking on every event costs little.
+   */
   graph(): ServiceGraph {
+    const cached = this.#graphCache;
+    const now = Date.now();
+    if (cached && (cached.version === this.#version || now - cached.at < 1000)) return cached.graph;
     const spans = function* (traces: Map<string, TraceEntry>) {
       for (const entry of traces.values()) yield entry.spans;
     };
-    return buildGraph(spans(this.#traces));
+    const graph = buildGraph(spans(this.#traces));
+    this.#graphCache = { graph, at: now, version: this.#version };
+    return graph;
   }
 
   metrics(): MetricsOverview {
@@ -282,12 +310,12 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     this.#listeners.clear();
   }
 
-  #dropOldestTrace(): void {
-    const oldest = this.#traces.keys().next().value!;
+  #dropTrace(oldest: string): void {
     const entry = this.#traces.get(oldest)!;
     this.#traces.delete(oldest);
     this.#changedTraces.delete(oldest);
     this.#tracesDropped++;
+    this.#version++;
     this.#spansDropped += entry.spans.length;
     this.#spanCount -= entry.spans.length;
   }
