@@ -41,7 +41,7 @@ export function findChromium(): string | undefined {
 export function browserMissing(): string | undefined {
   return findChromium()
     ? undefined
-    : "no chromium on PATH (apt-get install chromium, or set CHROMIUM_PATH)";
+    : "chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)";
 }
 
 /** A launched browser and the profile folder it owns. */

@@ -36,7 +36,7 @@ export interface LayoutSpacing {
   readonly margin: number;
 }
 
-const DEFAULT_SPACING: LayoutSpacing = { column: 150, row: 96, margin: 58 };
+const DEFAULT_SPACING: LayoutSpacing = { column: 160, row: 96, margin: 58 };
 
 /** Lays `graph` out; node order in the input breaks ties, so the same graph lays out the same. */
 export function layoutGraph(graph: ServiceGraph, spacing = DEFAULT_SPACING): GraphLayout {

@@ -119,7 +119,10 @@ function peerOf(span: SpanRecord, kids: readonly SpanRecord[]): string | undefin
   if (span.kind !== "client" && span.kind !== "producer") return undefined;
   const system = textAttribute(span, "db.system.name") ?? textAttribute(span, "db.system");
   if (system) return system;
-  if (span.kind === "producer") return textAttribute(span, "messaging.destination.name");
+  if (span.kind === "producer") {
+    const topic = textAttribute(span, "messaging.destination.name");
+    return topic && !span.name.includes(topic) ? topic : undefined;
+  }
   const callee = kids.find((kid) => kid.kind === "server" && kid.service !== span.service);
   return callee?.service ?? textAttribute(span, "server.address");
 }

@@ -16,7 +16,7 @@ const TAKES_BODY = new Set(["POST", "PUT", "PATCH"]);
 
 /** The page body; `flags` is where the fault-flags panel goes when there is one. */
 export function FunctionsView(props: { overview: FunctionsOverview; now: number; flags?: Child }) {
-  const functions = props.overview.functions;
+  const functions = props.overview.functions.toSorted(byFlow);
   return (
     <div class="fn-page">
       <div class="fn-list">
@@ -42,6 +42,17 @@ export function FunctionsView(props: { overview: FunctionsOverview; now: number;
       </aside>
     </div>
   );
+}
+
+/** The seed's services in the order a message meets them; others after them, by name. */
+const FLOW = ["executor", "app1", "app2", "app3", "app4"];
+function byFlow(a: FunctionInfo, b: FunctionInfo): number {
+  const rank = (fn: FunctionInfo) => {
+    const index = FLOW.indexOf(fn.service);
+    return index === -1 ? FLOW.length : index;
+  };
+  return Number(a.source !== "host") - Number(b.source !== "host") || rank(a) - rank(b) ||
+    a.service.localeCompare(b.service);
 }
 
 function Readiness(props: { fn: FunctionInfo }) {

@@ -42,15 +42,21 @@ export function GraphView(props: { graph: ServiceGraph }) {
         <GraphSvg layout={layout} />
       </div>
       <Legend />
-      <EdgeTable graph={props.graph} />
+      <EdgeTable graph={props.graph} layout={layout} />
     </>
   );
 }
 
 /** The edges as a table: the same figures, sortable by eye, every end a link. */
-function EdgeTable(props: { graph: ServiceGraph }) {
+function EdgeTable(props: { graph: ServiceGraph; layout: GraphLayout }) {
   const types = new Map(props.graph.nodes.map((node) => [node.id, node.type]));
   const href = (id: string) => nodeHref({ id, type: types.get(id) ?? "service" });
+  // In the order the flow reads: by where the edge starts, then where it ends.
+  const place = new Map(props.layout.nodes.map((node) => [node.id, node.x * 10_000 + node.y]));
+  const edges = props.graph.edges.toSorted((a, b) =>
+    (place.get(a.source) ?? 0) - (place.get(b.source) ?? 0) ||
+    (place.get(a.target) ?? 0) - (place.get(b.target) ?? 0)
+  );
   return (
     <table class="list edges-table">
       <caption class="sr-only">Calls between nodes</caption>
@@ -64,7 +70,7 @@ function EdgeTable(props: { graph: ServiceGraph }) {
         </tr>
       </thead>
       <tbody>
-        {props.graph.edges.map((edge) => (
+        {edges.map((edge) => (
           <tr data-edge={`${edge.source}->${edge.target}`}>
             <td>
               <a href={href(edge.source)}>{edge.source}</a>

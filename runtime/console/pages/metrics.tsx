@@ -115,13 +115,13 @@ function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
       <thead>
         <tr>
           <th scope="col">Function</th>
-          <th scope="col">Trigger</th>
+          <th scope="col" class="c-opt">Trigger</th>
           <th scope="col" class="c-num">Rate</th>
           <th scope="col" class="c-num">Calls</th>
           <th scope="col" class="c-num">Errors</th>
-          <th scope="col" class="c-num">p50</th>
+          <th scope="col" class="c-num c-opt">p50</th>
           <th scope="col" class="c-num">p95</th>
-          <th scope="col" class="c-num">p99</th>
+          <th scope="col" class="c-num c-opt">p99</th>
           <th scope="col" class="c-chart">Calls, p95</th>
         </tr>
       </thead>
@@ -138,7 +138,7 @@ function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
                 {fn.name}
               </a>
             </td>
-            <td class="muted">{fn.trigger}</td>
+            <td class="muted c-opt">{fn.trigger}</td>
             <td class="c-num">{formatRate(fn.rate)}</td>
             <td class="c-num">{formatCount(fn.calls)}</td>
             <td class={fn.errors > 0 ? "c-num bad" : "c-num"}>
@@ -147,9 +147,9 @@ function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
                 ? <span class="small">{` (${((fn.errors / fn.calls) * 100).toFixed(1)}%)`}</span>
                 : null}
             </td>
-            <td class="c-num">{formatDuration(fn.p50Ms)}</td>
+            <td class="c-num c-opt">{formatDuration(fn.p50Ms)}</td>
             <td class="c-num">{formatDuration(fn.p95Ms)}</td>
-            <td class="c-num">{formatDuration(fn.p99Ms)}</td>
+            <td class="c-num c-opt">{formatDuration(fn.p99Ms)}</td>
             <td class="c-chart">
               <Spark
                 bars={fn.series.map((point) => point.calls)}
@@ -178,7 +178,7 @@ function ConsumerTable(props: { consumers: readonly ConsumerMetrics[] }) {
         <tr>
           <th scope="col">Consumer</th>
           <th scope="col">Topic</th>
-          <th scope="col">Group</th>
+          <th scope="col" class="c-opt">Group</th>
           <th scope="col" class="c-num">Processed</th>
           <th scope="col" class="c-num">Failed</th>
           <th scope="col" class="c-num">Dead-lettered</th>
@@ -201,7 +201,7 @@ function ConsumerTable(props: { consumers: readonly ConsumerMetrics[] }) {
                 {consumer.topic}
               </a>
             </td>
-            <td class="muted">{consumer.group}</td>
+            <td class="muted c-opt">{consumer.group}</td>
             <td class="c-num">{formatCount(consumer.processed)}</td>
             <td class={consumer.failed > 0 ? "c-num bad" : "c-num"}>
               {formatCount(consumer.failed)}

@@ -219,7 +219,11 @@ function SpanRow(
   const left = ((span.start - start) / total) * 100;
   const width = Math.max((span.durationMs / total) * 100, 0.15);
   // The duration goes right of the bar, else left of it, else inside it.
-  const place = left + width < 78 ? "right" : left > 14 ? "before" : "inside";
+  // Left of the bar means left of its wait in the topic too, when it has one.
+  const leftmost = row.wait && row.wait.ms > 0
+    ? Math.min(left, ((row.wait.from - start) / total) * 100)
+    : left;
+  const place = left + width < 78 ? "right" : leftmost > 14 ? "before" : "inside";
   const error = span.status === "error";
   const classes = [
     "wf-row",
@@ -296,7 +300,7 @@ function SpanRow(
             style={place === "right"
               ? `left:calc(${pct(left + width)} + 4px)`
               : place === "before"
-              ? `right:calc(${pct(100 - left)} + 4px)`
+              ? `right:calc(${pct(100 - leftmost)} + 4px)`
               : `right:calc(${pct(100 - left - width)} + 5px)`}
           >
             {formatDuration(span.durationMs)}

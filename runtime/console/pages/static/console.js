@@ -178,13 +178,6 @@
       : "Live updates: click (or press p) to pause";
   }
 
-  function busy() {
-    // Never swap what the user is typing into or has opened.
-    return main.querySelector("details[open]") !== null ||
-      (document.activeElement && main.contains(document.activeElement) &&
-        document.activeElement.matches("input, textarea, select"));
-  }
-
   function schedule() {
     if (paused || !liveOn) return;
     if (inflight) {
@@ -197,10 +190,6 @@
 
   async function refresh() {
     if (paused) return;
-    if (busy()) {
-      timer = setTimeout(refresh, 1500);
-      return;
-    }
     inflight = true;
     last = Date.now();
     try {
@@ -227,13 +216,14 @@
     if (stats) {
       stats.remove();
       const current = document.getElementById("stats");
-      if (current) current.replaceWith(stats.content.cloneNode(true));
+      if (current) morph(current, stats.content.firstElementChild);
     }
     const seen = new Set(
       [...main.querySelectorAll("[data-trace-id]")].map((el) => el.dataset.traceId),
     );
-    const scrollY = globalThis.scrollY;
-    main.replaceChildren(template.content);
+    const next = document.createElement("main");
+    next.append(template.content);
+    morphChildren(main, next);
     if (seen.size > 0) {
       for (const row of main.querySelectorAll("[data-trace-id]")) {
         if (!seen.has(row.dataset.traceId)) row.classList.add("fresh");
@@ -241,8 +231,86 @@
     }
     localTimes(main);
     applyWaterfall();
-    globalThis.scrollTo(0, scrollY);
     document.dispatchEvent(new CustomEvent("console:updated"));
+  }
+
+  // --- patching the page in place -----------------------------------------------------------
+  // A fresh render is merged into the live page node by node (matched by id or data key), so
+  // what the user holds keeps its identity: focus, an open invoke form, its text, its answer,
+  // the scroll position. (A morphing library would need a bundling step; this is all it takes.)
+  const KEYS = [
+    "traceId",
+    "span",
+    "detail",
+    "service",
+    "route",
+    "cron",
+    "consumer",
+    "function",
+    "edge",
+    "node",
+  ];
+  const KEEP_ATTRIBUTES = new Set(["open"]);
+
+  function keyOf(node) {
+    if (node.nodeType !== 1) return null;
+    if (node.id) return `#${node.id}`;
+    for (const key of KEYS) {
+      if (node.dataset[key] !== undefined) return `${key}:${node.dataset[key]}`;
+    }
+    return null;
+  }
+
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && (a.nodeType !== 1 || a.tagName === b.tagName);
+  }
+
+  function morph(from, to) {
+    if (from.nodeType !== 1) {
+      if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
+      return;
+    }
+    for (const { name, value } of to.attributes) {
+      if (from.getAttribute(name) !== value) from.setAttribute(name, value);
+    }
+    for (const { name } of [...from.attributes]) {
+      if (!to.hasAttribute(name) && !KEEP_ATTRIBUTES.has(name)) from.removeAttribute(name);
+    }
+    // What the user typed, chose or got back stays as it is.
+    if (from.matches("input, textarea, select, output")) return;
+    morphChildren(from, to);
+  }
+
+  function morphChildren(parent, next) {
+    const keyed = new Map();
+    for (const child of parent.childNodes) {
+      const key = keyOf(child);
+      if (key) keyed.set(key, child);
+    }
+    let current = parent.firstChild;
+    for (const incoming of [...next.childNodes]) {
+      const key = keyOf(incoming);
+      let match = null;
+      if (key) {
+        match = keyed.get(key) || null;
+        if (match && !sameKind(match, incoming)) match = null;
+        keyed.delete(key);
+      } else if (current && !keyOf(current) && sameKind(current, incoming)) {
+        match = current;
+      }
+      if (match) {
+        if (match === current) current = current.nextSibling;
+        else parent.insertBefore(match, current);
+        morph(match, incoming);
+      } else {
+        parent.insertBefore(incoming, current);
+      }
+    }
+    while (current) {
+      const after = current.nextSibling;
+      current.remove();
+      current = after;
+    }
   }
 
   function onEvent(type, data) {

@@ -1,0 +1,120 @@
+/**
+ * `deno task traces` against a live console (the real host in process, the executor every
+ * second): the latest traces print as trees, `--json` prints the API's JSON, `--follow` prints
+ * new traces as they complete and stops cleanly on SIGINT; a console that is not there is said.
+ */
+import assert from "node:assert/strict";
+import { startTestHost, waitFor } from "./_harness.ts";
+import type { TraceDetail } from "../runtime/console/model.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+function traces(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "traces", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test({
+  name: "deno task traces prints trees, JSON and followed traces from a live console",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const test = await startTestHost({ env: { LOG_LEVEL: "warn" } });
+    try {
+      const url = test.host.console?.url;
+      assert.ok(url, "the test host serves a console");
+      await waitFor("a complete Kafka trace", async () => {
+        const response = await fetch(`${url}/api/traces?name=process+Purchase2`);
+        const { traces } = await response.json() as { traces: { spanCount: number }[] };
+        return traces.some((trace) => trace.spanCount === 10) ? true : undefined;
+      }, 40_000);
+
+      await t.step("the latest traces as trees", async () => {
+        const { code, stdout } = await traces([
+          "--url",
+          url,
+          "--limit",
+          "1",
+          "--name",
+          "process Purchase2",
+          "--min-ms",
+          "0",
+        ]).output();
+        const text = new TextDecoder().decode(stdout);
+        assert.equal(code, 0, text);
+        const lines = text.trimEnd().split("\n");
+        assert.match(
+          lines[0],
+          /^\d\d:\d\d:\d\d\.\d{3} {2}call-post-message {2}\(executor\) {2}\S+ \S+ {2}10 spans {2}[0-9a-f]{32}$/,
+        );
+        assert.match(lines[1], /Kafka send .* · Kafka process .* · Redis .* · HTTP /);
+        assert.match(text, /\n {2}└─ POST \(executor\) → app1 +\S+ \S+ ▕/);
+        assert.match(text, /└─ process Purchase \(app2\) {2}\(\S+ \S+ in topic\)/);
+        assert.match(text, /└─ SET \(app4\) → redis +\S+ \S+ ▕[ █░]+▏\n/);
+        assert.ok(!text.includes("\x1b"), "no colour through a pipe");
+      });
+
+      await t.step("--json prints the API's JSON, one trace per line", async () => {
+        const { code, stdout } = await traces(["--url", url, "--limit", "3", "--json"]).output();
+        assert.equal(code, 0);
+        const details = new TextDecoder().decode(stdout).trim().split("\n").map((line) =>
+          JSON.parse(line) as TraceDetail
+        );
+        assert.equal(details.length, 3);
+        for (const detail of details) {
+          const response = await fetch(`${url}/api/traces/${detail.traceId}`);
+          const api = await response.json() as TraceDetail;
+          assert.equal(detail.spans.length > 0, true);
+          assert.deepEqual(Object.keys(detail).sort(), Object.keys(api).sort());
+          assert.equal(detail.summary.spanCount, detail.spans.length);
+        }
+      });
+
+      await t.step(
+        "--follow prints traces that complete after it started, stops on SIGINT",
+        async () => {
+          const started = Date.now();
+          const child = traces(["--url", url, "--limit", "1", "--follow", "--settle-ms", "300"])
+            .spawn();
+          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+          let text = "";
+          const headers =
+            () => [...text.matchAll(/^\d\d:\d\d:\d\d\.\d{3} {2}(\S+) .* ([0-9a-f]{32})$/gm)];
+          while (headers().length < 3) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += value;
+            assert.ok(Date.now() - started < 20_000, `three traces within 20 s:\n${text}`);
+          }
+          child.kill("SIGINT");
+          const status = await child.status;
+          reader.releaseLock();
+          await child.stdout.cancel().catch(() => {});
+          await child.stderr.cancel();
+          assert.equal(status.code, 0);
+          const ids = headers().map((match) => match[2]);
+          assert.equal(new Set(ids).size, ids.length, "each trace printed once");
+        },
+      );
+
+      await t.step("bad options and an absent console are said, with exit codes", async () => {
+        const bad = await traces(["--limit", "none"]).output();
+        assert.equal(bad.code, 2);
+        assert.match(new TextDecoder().decode(bad.stderr), /--limit "none" must be a number/);
+        const absent = await traces(["--url", "http://127.0.0.1:9"]).output();
+        assert.equal(absent.code, 1);
+        assert.match(
+          new TextDecoder().decode(absent.stderr),
+          /cannot reach the console at http:\/\/127\.0\.0\.1:9/,
+        );
+      });
+    } finally {
+      await test.stop();
+    }
+  },
+});
