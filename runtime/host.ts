@@ -156,7 +156,7 @@ async function start(
     exported,
   );
 
-  const databaseUrl = needs("postgres") ? await startDatabase(config, stack) : undefined;
+  const databaseUrl = needs("postgres") ? await startDatabase(config, log, stack) : undefined;
   const bus = needs("kafka") ? await startBus(config, log, stack) : undefined;
   const cacheEndpoint = needs("redis") ? await startCacheEndpoint(config, stack) : undefined;
 
@@ -449,10 +449,19 @@ function createContext(
   }) as FunctionContext;
 }
 
-async function startDatabase(config: Config, stack: ShutdownStack): Promise<string> {
+async function startDatabase(
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+  stack: ShutdownStack,
+): Promise<string> {
   if (config.database.kind === "postgres") return config.database.url;
   const server = await startEmbeddedPostgres(config.database.dir);
   stack.push(Phase.Infrastructure, "embedded PostgreSQL", () => server.stop());
+  if (server.origin === "initdb") {
+    log.warn("no prepared cluster for this PGlite version: initdb made the data folder (slow)", {
+      fix: "deno task pgdata",
+    });
+  }
   return server.url;
 }
 
