@@ -26,7 +26,7 @@ if (missing) {
   Deno.exit(1);
 }
 
-const test = await startTestHost({ env: { LOG_LEVEL: "warn" } });
+const test = await startTestHost();
 const browser = await launchBrowser();
 const written: string[] = [];
 try {

@@ -410,7 +410,9 @@ function summarize(spans: readonly SpanRecord[]): TraceSummary {
   const waits: Array<[number, number]> = spans.filter((span) => span.kind === "consumer")
     .flatMap((span) => {
       const sender = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
-      return sender?.kind === "producer" ? [[sender.start, span.start] as [number, number]] : [];
+      return sender?.kind === "producer"
+        ? [[sender.start + sender.durationMs, span.start] as [number, number]]
+        : [];
     });
   const start = Math.min(...spans.map((span) => span.start));
   const end = Math.max(...spans.map((span) => span.start + span.durationMs));

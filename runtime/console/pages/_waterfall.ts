@@ -19,7 +19,10 @@ export interface WaterfallRow {
   readonly orphan: boolean;
   /** For a client or producer span: the service (or system) that answered it. */
   readonly peer?: string;
-  /** For a consumer span sent by a producer span: from the send's start to this start. */
+  /**
+   * For a consumer span whose producer span is its parent or linked: the time in the topic, from
+   * the send's end (the broker acknowledged it) to this start, as the trace summary counts it.
+   */
   readonly wait?: { readonly from: number; readonly ms: number; readonly topic?: string };
 }
 
@@ -66,13 +69,7 @@ export function buildWaterfall(spans: readonly SpanRecord[]): Waterfall {
       selfMs: selfTime(span, kids),
       orphan: span.parentSpanId !== undefined && parent === undefined,
       peer: peerOf(span, kids),
-      wait: span.kind === "consumer" && parent?.kind === "producer"
-        ? {
-          from: parent.start,
-          ms: Math.max(0, span.start - parent.start),
-          topic: textAttribute(span, "messaging.destination.name"),
-        }
-        : undefined,
+      wait: waitInTopic(span, parent, byId),
     });
     for (const kid of kids) visit(kid, depth + 1, [...ancestors, span.spanId]);
   };
@@ -88,6 +85,24 @@ export function buildWaterfall(spans: readonly SpanRecord[]): Waterfall {
     start: Number.isFinite(start) ? start : 0,
     end: Number.isFinite(end) ? end : 0,
     slowestSelf: rows.length > 1 ? slowestSelf?.span.spanId : undefined,
+  };
+}
+
+function waitInTopic(
+  span: SpanRecord,
+  parent: SpanRecord | undefined,
+  byId: ReadonlyMap<string, SpanRecord>,
+): WaterfallRow["wait"] {
+  if (span.kind !== "consumer") return undefined;
+  const producer = parent?.kind === "producer" ? parent : span.links
+    .map((link) => byId.get(link.spanId))
+    .find((linked) => linked?.kind === "producer");
+  if (!producer) return undefined;
+  const sent = producer.start + producer.durationMs;
+  return {
+    from: sent,
+    ms: Math.max(0, span.start - sent),
+    topic: textAttribute(span, "messaging.destination.name"),
   };
 }
 

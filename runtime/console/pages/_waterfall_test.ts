@@ -58,8 +58,9 @@ Deno.test("calls name who answered them; consumers carry their wait in the topic
   const send = by("send Purchase", "app1").span;
   const process = by("process Purchase", "app2");
   assert.equal(process.wait?.topic, "Purchase");
-  assert.equal(process.wait?.from, send.start);
-  assert.ok(Math.abs(process.wait!.ms - (process.span.start - send.start)) < 1e-9);
+  const sent = send.start + send.durationMs;
+  assert.equal(process.wait?.from, sent, "from the send's end");
+  assert.ok(Math.abs(process.wait!.ms - Math.max(0, process.span.start - sent)) < 1e-9);
   assert.equal(by("POST /Message/Post-Message", "app1").wait, undefined);
 });
 
@@ -96,4 +97,16 @@ Deno.test("spans whose parent has not arrived become extra roots, marked; cycles
     "x",
     "y",
   ]);
+});
+
+Deno.test("a consumer that links to its producer (instead of a child of it) has its wait too", () => {
+  const producer = { ...span("send", "root", 10, 5), kind: "producer" as const };
+  const consumer = {
+    ...span("process", "root", 40, 10),
+    kind: "consumer" as const,
+    links: [{ traceId: "t", spanId: "send", attributes: {} }],
+  };
+  const { rows } = buildWaterfall([span("root", undefined, 0, 60), producer, consumer]);
+  const row = rows.find((r) => r.span.spanId === "process")!;
+  assert.deepEqual(row.wait, { from: 15, ms: 25, topic: undefined });
 });

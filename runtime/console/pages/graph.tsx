@@ -196,22 +196,34 @@ function edgePath(edge: RoutedEdge, source: PlacedNode, target: PlacedNode): str
   return d;
 }
 
+/**
+ * Where an edge's label goes: clear of its own curve and of the nodes. A curve leaves and
+ * arrives horizontally, so above a level edge, above the upper end of a rising one, below the
+ * lower end of a falling one, and above the middle of a long one.
+ */
 function labelAt(edge: RoutedEdge, source: PlacedNode, target: PlacedNode) {
-  if (edge.back) return { x: (source.x + target.x) / 2, y: Math.max(source.y, target.y) + 62 };
+  if (edge.back) {
+    return { x: (source.x + target.x) / 2, y: Math.max(source.y, target.y) + 62, above: false };
+  }
   const points = edge.points;
-  if (points.length > 2) return points[Math.floor((points.length - 1) / 2)];
-  const left = source.x + HALF[source.type];
-  const right = target.x - HALF[target.type];
-  // Between two nodes on one row the label sits above the line, clear of both nodes.
-  if (Math.abs(source.y - target.y) < 1) return { x: (left + right) / 2, y: source.y - 30 };
-  return { x: (left + right) / 2, y: (source.y + target.y) / 2 };
+  if (points.length > 2) {
+    const middle = points[Math.floor((points.length - 1) / 2)];
+    return { x: middle.x, y: middle.y - 14, above: true };
+  }
+  const x = (source.x + HALF[source.type] + target.x - HALF[target.type]) / 2;
+  if (Math.abs(source.y - target.y) < 1) return { x, y: source.y - 30, above: true };
+  return target.y < source.y
+    ? { x, y: target.y - 30, above: true }
+    : { x, y: target.y + 36, above: false };
 }
 
 function Edge(props: { edge: RoutedEdge; source: PlacedNode; target: PlacedNode }) {
   const { edge, source, target } = props;
   const width = Math.min(4, 1.2 + Math.log10(edge.calls + 1) * 0.8);
   const failing = edge.errors > 0;
-  const label = labelAt(edge, source, target);
+  const at = labelAt(edge, source, target);
+  // A third line (errors) grows the label away from the edge.
+  const label = { x: at.x, y: at.y - (failing && at.above ? 13 : 0) };
   const title = `${edge.source} → ${edge.target}: ${edge.calls} calls, ${edge.errors} errors, p95 ${
     formatDuration(edge.p95Ms)
   }`;

@@ -136,7 +136,9 @@ function hasLaterSibling(depths: readonly number[], index: number, level: number
 
 function spanLabel(span: SpanRecord, peer: string | undefined, waitMs: number | undefined) {
   const peerText = peer ? ` → ${peer}` : "";
-  const waitText = waitMs !== undefined ? `  (${formatDuration(waitMs)} in topic)` : "";
+  const waitText = waitMs !== undefined && waitMs > 0
+    ? `  (${formatDuration(waitMs)} in topic)`
+    : "";
   const errorText = span.status === "error" ? `  ! ${span.statusMessage ?? "error"}` : "";
   return {
     plain: `${span.name} (${span.service})${peerText}${waitText}${errorText}`,
