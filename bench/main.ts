@@ -18,7 +18,7 @@ import { createClient } from "@redis/client";
 import { type FlowBackends, type FlowBenchResult, kafkaHopLatency, runFlowBench } from "./flow.ts";
 import { runHttpBench } from "./http.ts";
 import { runKafkaBench } from "./kafka.ts";
-import { startMockKafka } from "./kafka_mock.ts";
+import { MockKafka } from "../testing/kafka_mock.ts";
 import { describeMachine } from "./machine.ts";
 import { detectCpus, pinSelf } from "./process.ts";
 import { type BenchResults, renderResults, targets, updateDocument } from "./report.ts";
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   };
 
   const mock = jobs.has("kafka") || jobs.has("flow")
-    ? await startMockKafka({ logFile: `${workDir}/mock-kafka.log`, cpus })
+    ? await MockKafka.start({ cpu: cpus.pinned ? cpus.load : undefined })
     : undefined;
   try {
     if (jobs.has("http")) {

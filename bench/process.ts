@@ -15,6 +15,9 @@
  * ```
  * @module
  */
+import { waitFor } from "../testing/wait.ts";
+
+export { freePort } from "../testing/port.ts";
 
 /** Which CPU does what: the measured process gets one, the load generator the other. */
 export interface Cpus {
@@ -148,14 +151,6 @@ export function readRss(pid: number): number | undefined {
   }
 }
 
-/** A TCP port that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /**
  * Polls `url` until `accept(status)`; resolves with the milliseconds since `since`
  * (performance.now() time). Fails after `timeoutMs`, or at once when `child` exits.
@@ -173,24 +168,21 @@ export async function waitForHttp(
 ): Promise<number> {
   const since = options.since ?? performance.now();
   const accept = options.accept ?? ((status) => status >= 200 && status < 300);
-  const until = performance.now() + (options.timeoutMs ?? 60_000);
   let exitCode: number | undefined;
   options.child?.exited.then((code) => exitCode = code);
-  let last = "no answer";
-  while (performance.now() < until) {
-    if (exitCode !== undefined) throw new Error(`the process exited (${exitCode}) before ${url}`);
-    try {
-      const response = await fetch(url, {
-        ...options.init?.(),
-        signal: AbortSignal.timeout(2000),
-      });
+  await waitFor(
+    url,
+    async () => {
+      if (exitCode !== undefined) return `exited (${exitCode})`;
+      const response = await fetch(url, { ...options.init?.(), signal: AbortSignal.timeout(2000) });
       await response.body?.cancel();
-      if (accept(response.status)) return performance.now() - since;
-      last = `status ${response.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 20));
-  }
-  throw new Error(`timed out waiting for ${url} (${last})`);
+      if (!accept(response.status)) throw new Error(`status ${response.status}`);
+      return "answered";
+    },
+    options.timeoutMs ?? 60_000,
+    options.intervalMs ?? 20,
+  ).then((outcome) => {
+    if (outcome !== "answered") throw new Error(`the process ${outcome} before ${url}`);
+  });
+  return performance.now() - since;
 }

@@ -13,7 +13,7 @@
  */
 import { MESSAGE_PATH } from "./handler.ts";
 import { preload } from "./kafka.ts";
-import { startMockKafka } from "./kafka_mock.ts";
+import { MockKafka } from "../testing/kafka_mock.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
 import { type Cpus, detectCpus, freePort, pinSelf, spawnChild, waitForHttp } from "./process.ts";
 import { runWrk } from "./wrk.ts";
@@ -133,7 +133,7 @@ export function summarize(profile: CpuProfile): ProfileEntry[] {
 
 /** Runs the host's consumer path over `messages` preloaded messages under the profiler. */
 async function profileKafka(dir: string, messages: number, cpus: Cpus, sink: Sink): Promise<void> {
-  const mock = await startMockKafka({ logFile: `${dir}/mock.log`, cpus });
+  const mock = await MockKafka.start({ cpu: cpus.pinned ? cpus.load : undefined });
   try {
     const topic = `profile-${Date.now()}`;
     await preload(mock.brokers, topic, messages);

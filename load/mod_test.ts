@@ -6,8 +6,9 @@ import {
   redisUrl as redisUrl_,
   testWhen,
 } from "../runtime/_test_needs.ts";
-import { startTestHost, waitFor } from "../tests/_harness.ts";
-import { SpanKind } from "../tests/_otlp.ts";
+import { startTestHost } from "../tests/_harness.ts";
+import { SpanKind } from "../testing/otlp_receiver.ts";
+import { waitFor } from "../testing/wait.ts";
 import { formatReport, runLoad } from "./mod.ts";
 
 const hostTest = (name: string, fn: () => Promise<void>) =>

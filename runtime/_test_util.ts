@@ -1,7 +1,8 @@
 /**
  * Helpers shared by the runtime's unit tests: an in-memory tracer, a service telemetry whose
- * spans and log lines the test can read, metric lookups, polling, and reachability probes for
- * the optional real servers.
+ * spans and log lines the test can read, metric lookups and promtool's check. Ports, waiting, the
+ * Kafka mock and the OTLP receiver are in testing/, shared with the integration tests and
+ * benchmarks.
  *
  * @example
  * ```ts
@@ -114,51 +115,6 @@ export async function metricValue(
       Object.entries(labels).every(([key, wanted]) => String(sampleLabels[key]) === wanted);
   });
   return sample?.value;
-}
-
-/** Polls `condition` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 3000,
-): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  while (!await condition()) {
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
-
-/** Resolves after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Whether something accepts TCP connections at `hostname:port` within `timeoutMs`. */
-export async function isReachable(
-  hostname: string,
-  port: number,
-  timeoutMs = 300,
-): Promise<boolean> {
-  try {
-    const connection = await Deno.connect({
-      hostname,
-      port,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    connection.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A port nothing listens on: bound then released. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /**

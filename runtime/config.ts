@@ -37,7 +37,12 @@ export const SAMPLERS = [
   "parentbased_traceidratio",
 ] as const;
 
-/** Telemetry settings from the standard `OTEL_*` variables. */
+/**
+ * Telemetry settings from the standard `OTEL_*` variables. Only what differs per host is kept
+ * (tests run several hosts in one process): the SDK reads the sampler, resource attributes and
+ * exporter headers from the environment itself, and the loader only checks them, since the SDK
+ * would fall back silently on a bad value.
+ */
 export interface TelemetryConfig {
   readonly disabled: boolean;
   readonly tracesEndpoint: string;
@@ -49,10 +54,6 @@ export interface TelemetryConfig {
    */
   readonly exportTraces: boolean;
   readonly exportLogs: boolean;
-  readonly headers: Record<string, string>;
-  readonly sampler: typeof SAMPLERS[number];
-  readonly samplerArg: number;
-  readonly resourceAttributes: Record<string, string>;
 }
 
 /** The console's settings (`CONSOLE`, `CONSOLE_HOST`, `CONSOLE_PORT`, …). */
@@ -356,21 +357,16 @@ function parseTelemetry(
     }
     return url;
   };
-  const sampler = oneOf(
-    "OTEL_TRACES_SAMPLER",
-    read("OTEL_TRACES_SAMPLER")?.toLowerCase(),
-    SAMPLERS,
-    "parentbased_always_on",
-    problems,
-  );
-  const rawArg = read("OTEL_TRACES_SAMPLER_ARG");
-  let samplerArg = 1;
-  if (rawArg !== undefined) {
-    samplerArg = Number(rawArg);
-    if (!Number.isFinite(samplerArg) || samplerArg < 0 || samplerArg > 1) {
-      problems.push(`OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(rawArg)} must be a number in [0, 1]`);
-      samplerArg = 1;
-    }
+  const sampler = read("OTEL_TRACES_SAMPLER");
+  oneOf("OTEL_TRACES_SAMPLER", sampler, SAMPLERS, "parentbased_always_on", problems);
+  const samplerArg = read("OTEL_TRACES_SAMPLER_ARG");
+  if (samplerArg !== undefined && !(Number(samplerArg) >= 0 && Number(samplerArg) <= 1)) {
+    problems.push(
+      `OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(samplerArg)} must be a number in [0, 1]`,
+    );
+  }
+  for (const name of ["OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_HEADERS"]) {
+    checkKeyValues(name, read(name), problems);
   }
   const named = (signal: string) =>
     read("OTEL_EXPORTER_OTLP_ENDPOINT") !== undefined ||
@@ -381,30 +377,12 @@ function parseTelemetry(
     exportLogs: !consoleEnabled || named("LOGS"),
     tracesEndpoint: endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces"),
     logsEndpoint: endpoint("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs"),
-    headers: parseKeyValues(
-      "OTEL_EXPORTER_OTLP_HEADERS",
-      read("OTEL_EXPORTER_OTLP_HEADERS"),
-      problems,
-    ),
-    sampler,
-    samplerArg,
-    resourceAttributes: parseKeyValues(
-      "OTEL_RESOURCE_ATTRIBUTES",
-      read("OTEL_RESOURCE_ATTRIBUTES"),
-      problems,
-    ),
   };
 }
 
-/** Parses the W3C-baggage-like `key=value,key2=value2` lists the OTel environment uses. */
-function parseKeyValues(
-  name: string,
-  raw: string | undefined,
-  problems: string[],
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  if (raw === undefined) return result;
-  for (const pair of raw.split(",")) {
+/** Checks a W3C-baggage-like `key=value,key2=value2` list, which the SDK would half-read. */
+function checkKeyValues(name: string, raw: string | undefined, problems: string[]): void {
+  for (const pair of raw?.split(",") ?? []) {
     if (pair.trim() === "") continue;
     const at = pair.indexOf("=");
     const key = at > 0 ? pair.slice(0, at).trim() : "";
@@ -413,12 +391,11 @@ function parseKeyValues(
       continue;
     }
     try {
-      result[key] = decodeURIComponent(pair.slice(at + 1).trim());
+      decodeURIComponent(pair.slice(at + 1).trim());
     } catch {
       problems.push(`${name} entry ${JSON.stringify(key)} is not valid percent-encoding`);
     }
   }
-  return result;
 }
 
 function oneOf<T extends string>(

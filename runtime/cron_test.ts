@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { delay, memoryTelemetry, metricValue, waitFor } from "./_test_util.ts";
+import { memoryTelemetry, metricValue } from "./_test_util.ts";
+import { delay, waitFor } from "../testing/wait.ts";
 import { startCron } from "./cron.ts";
 import type { CronFunction, FunctionContext } from "./function.ts";
 import { withSpan } from "./telemetry/span.ts";

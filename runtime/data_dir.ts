@@ -1,7 +1,9 @@
 /**
  * The local data folder of the embedded defaults, owned by one host process at a time: PGlite
  * and the embedded bus cannot be shared between processes, so a second host is refused with a
- * clear message instead of corrupting them.
+ * clear message instead of corrupting them. Ownership is an exclusive lock on `host.pid`
+ * (`Deno.FsFile.tryLock`), which the system drops when the process dies, however it dies; the
+ * file names the owner's pid for the message.
  *
  * @example
  * ```ts
@@ -14,33 +16,13 @@
 
 /** Thrown when another live host process owns the folder. */
 export class DataDirBusyError extends Error {
-  constructor(dir: string, pid: number) {
+  constructor(dir: string, pid: string) {
     super(
-      `${dir} is in use by host process ${pid}. The embedded defaults serve one process: ` +
-        `stop it, set DATA_DIR to another folder, or point DATABASE_URL, KAFKA_BROKERS and ` +
-        `REDIS_URL at servers that processes can share.`,
+      `${dir} is in use by host process ${pid || "(unknown)"}. The embedded defaults serve one ` +
+        `process: stop it, set DATA_DIR to another folder, or point DATABASE_URL, ` +
+        `KAFKA_BROKERS and REDIS_URL at servers that processes can share.`,
     );
     this.name = "DataDirBusyError";
-  }
-}
-
-/** Whether process `pid` exists: /proc where there is one, else a signal ignored by default. */
-function isAlive(pid: number): boolean {
-  try {
-    Deno.statSync("/proc/self");
-  } catch {
-    try {
-      Deno.kill(pid, "SIGURG");
-      return true;
-    } catch (error) {
-      return error instanceof Deno.errors.PermissionDenied;
-    }
-  }
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -48,57 +30,35 @@ function isAlive(pid: number): boolean {
 export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/host.pid`;
-  const token = `${Deno.pid}:${crypto.randomUUID()}`;
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    try {
-      await Deno.writeTextFile(path, token, { createNew: true });
-      // An exit that skips the ordered stop (a second Ctrl-C, Deno.exit) still gives it back.
-      const releaseAtExit = () => {
-        try {
-          if (Deno.readTextFileSync(path) === token) Deno.removeSync(path);
-        } catch {
-          // already gone
-        }
-      };
-      globalThis.addEventListener("unload", releaseAtExit);
-      return async () => {
-        globalThis.removeEventListener("unload", releaseAtExit);
-        const current = await Deno.readTextFile(path).catch(() => "");
-        if (current === token) await Deno.remove(path).catch(() => {});
-      };
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  for (;;) {
+    const file = await Deno.open(path, { read: true, write: true, create: true });
+    if (!await file.tryLock(true)) {
+      file.close();
+      const owner = await Deno.readTextFile(path).catch(() => "");
+      throw new DataDirBusyError(dir, owner.trim());
     }
-    const stale = await Deno.readTextFile(path).catch(() => undefined);
-    if (stale === undefined) continue; // its owner just let go
-    const owner = Number(stale.split(":")[0]);
-    if (owner > 0 && isAlive(owner)) throw new DataDirBusyError(dir, owner);
-    await removeStale(path, stale);
-  }
-  throw new Error(`could not take ${path}`);
-}
-
-/**
- * Removes the pid file a killed host left, if it still holds `stale`. Hosts starting together
- * take turns through a second file, so none removes the one another has just written.
- */
-async function removeStale(path: string, stale: string): Promise<void> {
-  const turn = `${path}.takeover`;
-  try {
-    await Deno.writeTextFile(turn, String(Deno.pid), { createNew: true });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    // Another host is taking over; a turn file older than 10 s belongs to one that died doing so.
-    const age = Date.now() -
-      ((await Deno.stat(turn).catch(() => undefined))?.mtime?.getTime() ?? 0);
-    if (age > 10_000) await Deno.remove(turn).catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    return;
-  }
-  try {
-    if (await Deno.readTextFile(path).catch(() => undefined) === stale) await Deno.remove(path);
-  } finally {
-    await Deno.remove(turn).catch(() => {});
+    // A releasing owner may have removed the file we opened: then lock the new one.
+    const current = await Deno.stat(path).catch(() => undefined);
+    if (current?.ino !== (await file.stat()).ino) {
+      file.close();
+      continue;
+    }
+    await file.truncate();
+    await file.write(new TextEncoder().encode(String(Deno.pid)));
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      globalThis.removeEventListener("unload", release);
+      try {
+        Deno.removeSync(path); // while locked, so no other owner's file is removed
+      } catch {
+        // the folder is gone already
+      }
+      file.close();
+    };
+    // An exit that skips the ordered stop (a second Ctrl-C, Deno.exit) leaves no file either.
+    globalThis.addEventListener("unload", release);
+    return () => Promise.resolve(release());
   }
 }

@@ -5,14 +5,22 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
+/** Runs `code` in another Deno process with `lockDataDir` imported. */
+function otherProcess(code: string, stdout: "piped" | "null" = "null"): Deno.ChildProcess {
+  const module = new URL("./data_dir.ts", import.meta.url).href;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", `import { lockDataDir } from ${JSON.stringify(module)};\n${code}`],
+    stdout,
+    stderr: "inherit",
+  }).spawn();
+}
+
 Deno.test("lockDataDir: creates the folder and a pid file naming this process", async () => {
   const root = await Deno.makeTempDir();
   try {
     const dir = `${root}/nested/data`;
     const release = await lockDataDir(dir);
-    const [pid, token] = (await Deno.readTextFile(`${dir}/host.pid`)).split(":");
-    assert.equal(Number(pid), Deno.pid);
-    assert.match(token, /^[0-9a-f-]{36}$/);
+    assert.equal(await Deno.readTextFile(`${dir}/host.pid`), String(Deno.pid));
     await release();
     assert.equal(await exists(`${dir}/host.pid`), false);
   } finally {
@@ -31,8 +39,7 @@ Deno.test("lockDataDir: a second lock on the same folder is refused while the fi
       assert.ok(error.message.includes("DATA_DIR"));
       return true;
     });
-    // The refused attempt left the owner's pid file alone.
-    assert.ok((await Deno.readTextFile(`${dir}/host.pid`)).startsWith(`${Deno.pid}:`));
+    assert.equal(await Deno.readTextFile(`${dir}/host.pid`), String(Deno.pid), "left alone");
     await release();
     const again = await lockDataDir(dir);
     await again();
@@ -41,45 +48,48 @@ Deno.test("lockDataDir: a second lock on the same folder is refused while the fi
   }
 });
 
-Deno.test("lockDataDir: refuses a folder owned by another live process", async () => {
+Deno.test("lockDataDir: refuses a folder another live process holds, takes it once that one is killed", async () => {
   const dir = await Deno.makeTempDir();
-  const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" })
-    .spawn();
+  const child = otherProcess(
+    `await lockDataDir(${
+      JSON.stringify(dir)
+    }); console.log("locked"); setTimeout(() => {}, 60_000);`,
+    "piped",
+  );
   try {
-    await Deno.writeTextFile(`${dir}/host.pid`, `${child.pid}:someone-else`);
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.match((await reader.read()).value ?? "", /locked/);
+    reader.releaseLock();
     await assert.rejects(lockDataDir(dir), (error) => {
       assert.ok(error instanceof DataDirBusyError);
-      assert.ok(error.message.includes(`host process ${child.pid}`));
+      assert.ok(error.message.includes(`host process ${child.pid}`), error.message);
       return true;
     });
+    child.kill("SIGKILL"); // no chance to clean up: the pid file stays, the lock goes
+    await child.status;
+    assert.equal(await Deno.readTextFile(`${dir}/host.pid`), String(child.pid));
+    const release = await lockDataDir(dir);
+    assert.equal(await Deno.readTextFile(`${dir}/host.pid`), String(Deno.pid));
+    await release();
   } finally {
-    child.kill("SIGTERM");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.stdout.cancel().catch(() => {});
     await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("lockDataDir: takes over a pid file left by a process that is gone", async () => {
+Deno.test("lockDataDir: takes over a pid file nobody holds, whatever it says", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const child = new Deno.Command("true").spawn();
-    await child.status; // exited: its pid names no live process (pids are not reused this fast)
-    await Deno.writeTextFile(`${dir}/host.pid`, `${child.pid}:killed-host`);
-    const release = await lockDataDir(dir);
-    assert.ok((await Deno.readTextFile(`${dir}/host.pid`)).startsWith(`${Deno.pid}:`));
-    await release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("lockDataDir: takes over an unreadable or empty pid file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const garbage of ["", "not-a-pid", "-5:x", "0:x"]) {
-      await Deno.writeTextFile(`${dir}/host.pid`, garbage);
+    for (const leftover of ["", "not-a-pid", "999999999:killed-host", String(Deno.pid)]) {
+      await Deno.writeTextFile(`${dir}/host.pid`, leftover);
       const release = await lockDataDir(dir);
-      assert.ok((await Deno.readTextFile(`${dir}/host.pid`)).startsWith(`${Deno.pid}:`));
+      assert.equal(await Deno.readTextFile(`${dir}/host.pid`), String(Deno.pid));
       await release();
     }
   } finally {
@@ -87,51 +97,30 @@ Deno.test("lockDataDir: takes over an unreadable or empty pid file", async () =>
   }
 });
 
-Deno.test("lockDataDir: releasing leaves alone a pid file someone else now owns", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const release = await lockDataDir(dir);
-    await Deno.writeTextFile(`${dir}/host.pid`, "12345:new-owner");
-    await release();
-    assert.equal(await Deno.readTextFile(`${dir}/host.pid`), "12345:new-owner");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test({
-  name: "lockDataDir: two hosts taking over the same stale pid file do not both get it",
-  fn: async () => {
-    for (let round = 0; round < 40; round++) {
-      const dir = await Deno.makeTempDir();
-      try {
-        await Deno.writeTextFile(`${dir}/host.pid`, "999999999:killed-host");
-        const outcomes = await Promise.allSettled([lockDataDir(dir), lockDataDir(dir)]);
-        const owners = outcomes.filter((outcome) => outcome.status === "fulfilled");
-        assert.equal(owners.length, 1, `round ${round}: both callers own ${dir}`);
-        const refused = outcomes.find((outcome) => outcome.status === "rejected");
-        assert.ok(refused?.reason instanceof DataDirBusyError);
-      } finally {
-        await Deno.remove(dir, { recursive: true });
+Deno.test("lockDataDir: of many takers at once, exactly one gets the folder", async () => {
+  for (let round = 0; round < 20; round++) {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/host.pid`, "999999999");
+      const outcomes = await Promise.allSettled([1, 2, 3].map(() => lockDataDir(dir)));
+      const owners = outcomes.filter((outcome) => outcome.status === "fulfilled");
+      assert.equal(owners.length, 1, `round ${round}: ${owners.length} callers own ${dir}`);
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") assert.ok(outcome.reason instanceof DataDirBusyError);
       }
+      await (owners[0] as PromiseFulfilledResult<() => Promise<void>>).value();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  },
+  }
 });
 
 Deno.test("lockDataDir: a process that exits without releasing (Deno.exit) leaves no pid file", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const module = new URL("./data_dir.ts", import.meta.url).href;
-    const { code } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `import { lockDataDir } from ${JSON.stringify(module)};
-         await lockDataDir(${JSON.stringify(dir)});
-         Deno.exit(130);`,
-      ],
-      stdout: "null",
-      stderr: "inherit",
-    }).output();
+    const { code } = await otherProcess(
+      `await lockDataDir(${JSON.stringify(dir)}); Deno.exit(130);`,
+    ).output();
     assert.equal(code, 130);
     assert.equal(await exists(`${dir}/host.pid`), false);
   } finally {

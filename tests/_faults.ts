@@ -14,14 +14,7 @@
  * ```
  * @module
  */
-
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for tests). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "../testing/port.ts";
 
 /** How a cut proxy behaves: refuse connections, or accept them and never answer. */
 export type CutMode = "refuse" | "blackhole";
@@ -119,78 +112,6 @@ export class TcpProxy {
 
   #closeAll(): void {
     for (const connection of [...this.#connections]) this.#drop(connection);
-  }
-}
-
-/** A librdkafka mock cluster of its own, started with Debian's kcat. */
-export class MockKafka {
-  readonly brokers: string;
-  readonly #child: Deno.ChildProcess;
-
-  private constructor(brokers: string, child: Deno.ChildProcess) {
-    this.brokers = brokers;
-    this.#child = child;
-  }
-
-  /** Starts a one-broker mock cluster and reads its bootstrap address. */
-  static async start(): Promise<MockKafka> {
-    const child = new Deno.Command("kcat", {
-      args: [
-        "-X",
-        "test.mock.num.brokers=1",
-        "-b",
-        "localhost:1",
-        "-C",
-        "-t",
-        "keepalive",
-        "-d",
-        "mock",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stderr.getReader();
-    const decoder = new TextDecoder();
-    let text = "";
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-      const match = /bootstrap\.servers=([0-9.:]+)/.exec(text);
-      if (match) {
-        // Keep draining its (debug) output so the pipe never fills and blocks it.
-        (async () => {
-          try {
-            while (!(await reader.read()).done) { /* discard */ }
-          } catch { /* closed */ }
-        })();
-        return new MockKafka(match[1], child);
-      }
-    }
-    child.kill("SIGKILL");
-    throw new Error("the kcat mock cluster did not print its bootstrap address");
-  }
-
-  /** Freezes the broker: connections stay open and nothing answers. */
-  pause(): void {
-    this.#child.kill("SIGSTOP");
-  }
-
-  /** Thaws the broker, with its topics, messages and group offsets intact. */
-  resume(): void {
-    this.#child.kill("SIGCONT");
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGCONT");
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await this.#child.status;
   }
 }
 

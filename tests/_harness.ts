@@ -17,7 +17,7 @@ import { services } from "../functions/mod.ts";
 import { loadConfig, type ServiceName } from "../runtime/config.ts";
 import { type Host, startHost } from "../runtime/host.ts";
 import { testWhen } from "../runtime/_test_needs.ts";
-import { OtlpReceiver } from "./_otlp.ts";
+import { OtlpReceiver } from "../testing/otlp_receiver.ts";
 
 /** A set of backends to run integration tests against. */
 export interface BackendSuite {
@@ -137,26 +137,6 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       if (!options.receiver) await receiver.stop();
     },
   };
-}
-
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < until) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }
 
 /** POSTs JSON and returns the status and parsed body. */

@@ -20,17 +20,12 @@
  */
 import postgres from "postgres";
 import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
-import {
-  type FlowPath,
-  HostProcess,
-  Load,
-  type LoadReport,
-  MockKafka,
-  TcpProxy,
-} from "./_faults.ts";
-import { startTestHost, type TestHost, waitFor } from "./_harness.ts";
+import { type FlowPath, HostProcess, Load, type LoadReport, TcpProxy } from "./_faults.ts";
+import { startTestHost, type TestHost } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
 import { missingKcat, missingPostgres, missingRedis } from "../runtime/_test_needs.ts";
-import { OtlpReceiver } from "./_otlp.ts";
+import { MockKafka } from "../testing/kafka_mock.ts";
+import { OtlpReceiver } from "../testing/otlp_receiver.ts";
 
 /** Where the scenario's host keeps its data. */
 export interface Backends {

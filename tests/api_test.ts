@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { missingTool, testWhen } from "../runtime/_test_needs.ts";
 import { assertPromtoolAccepts } from "../runtime/_test_util.ts";
 import { badRequests } from "./_bad_inputs.ts";
-import { getJson, postJson, startTestHost, testEachBackend, waitFor } from "./_harness.ts";
+import { getJson, postJson, startTestHost, testEachBackend } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
 
 const API_SERVICES = ["app1", "app2", "app3", "app4"] as const;
 

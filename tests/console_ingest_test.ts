@@ -16,7 +16,7 @@ import type { LogRecordEntry, TraceDetail, TraceListItem } from "../runtime/cons
 import { otlpTypes } from "../runtime/console/otlp_schema.ts";
 import { type ConsoleServer, serveConsole } from "../runtime/console/server.ts";
 import { ConsoleStore } from "../runtime/console/store.ts";
-import { waitFor } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
 
 function startConsole(options: { hostname?: string; maxIngestBytes?: number } = {}) {
   const store = new ConsoleStore();

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import type { TraceDetail, TraceListItem } from "../runtime/console/model.ts";
 import { missingTool, testWhen } from "../runtime/_test_needs.ts";
-import { MockKafka } from "./_faults.ts";
-import { startTestHost, waitFor } from "./_harness.ts";
+import { MockKafka } from "../testing/kafka_mock.ts";
+import { waitFor } from "../testing/wait.ts";
+import { startTestHost } from "./_harness.ts";
 
 testWhen(missingTool("kcat", "kcat"), {
   name: "console: a second host process (app2, app4) shows up in the first one's console",

@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 import type { Page } from "puppeteer-core";
 import { browserMissing, launchBrowser, openPage } from "./_browser.ts";
-import { startTestHost, waitFor } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
+import { startTestHost } from "./_harness.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

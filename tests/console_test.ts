@@ -11,7 +11,8 @@ import type {
   TraceDetail,
   TraceListItem,
 } from "../runtime/console/model.ts";
-import { testEachBackend, type TestHost, waitFor } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
+import { testEachBackend, type TestHost } from "./_harness.ts";
 import { startTestHost } from "./_harness.ts";
 
 async function api<T>(test: TestHost, path: string): Promise<T> {

@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { missingTool, testWhen } from "../runtime/_test_needs.ts";
-import { freePort } from "../runtime/_test_util.ts";
-import { OtlpReceiver, SpanKind } from "./_otlp.ts";
+import { freePort } from "../testing/port.ts";
+import { OtlpReceiver, SpanKind } from "../testing/otlp_receiver.ts";
 
 const RUNS = Number(Deno.env.get("CTRL_C_RUNS") ?? 10);
 const root = new URL("..", import.meta.url).pathname;

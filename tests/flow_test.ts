@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { createClient } from "@redis/client";
-import { type BackendSuite, getJson, testEachBackend, type TestHost, waitFor } from "./_harness.ts";
-import { type ReceivedSpan, SpanKind } from "./_otlp.ts";
+import { type BackendSuite, getJson, testEachBackend, type TestHost } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
+import { type ReceivedSpan, SpanKind } from "../testing/otlp_receiver.ts";
 
 type Step = readonly [service: string, kind: number, name: string];
 

@@ -4,7 +4,8 @@
  * records, or in any span's attributes and events.
  */
 import assert from "node:assert/strict";
-import { postJson, startTestHost, testEachBackend, waitFor } from "./_harness.ts";
+import { postJson, startTestHost, testEachBackend } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
 
 testEachBackend("message contents and credentials stay out of logs and spans", async (suite) => {
   const content = `top-secret-content-${crypto.randomUUID()}`;

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { SERVICE_NAMES } from "../runtime/config.ts";
-import { startTestHost, waitFor } from "./_harness.ts";
+import { startTestHost } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
 import { metricNamesQueriedByStack, unproducedMetrics } from "./_stack.ts";
 
 Deno.test({

@@ -4,7 +4,8 @@
  * new traces as they complete and stops cleanly on SIGINT; a console that is not there is said.
  */
 import assert from "node:assert/strict";
-import { startTestHost, waitFor } from "./_harness.ts";
+import { waitFor } from "../testing/wait.ts";
+import { startTestHost } from "./_harness.ts";
 import type { TraceDetail } from "../runtime/console/model.ts";
 
 const root = new URL("..", import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
 import {
   type Backend,
   createBridgeHandler,

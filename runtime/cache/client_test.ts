@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import {
-  freePort,
-  type MemoryTelemetry,
-  memoryTelemetry,
-  metricValue,
-  waitFor,
-} from "../_test_util.ts";
+import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
+import { waitFor } from "../../testing/wait.ts";
 import { missingRedis, missingTool, redisUrl, testWhen } from "../_test_needs.ts";
 import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { type Backend, RedisUnavailableError, type RestBridge, startRestBridge } from "./bridge.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { delay, freePort, waitFor } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
+import { delay, waitFor } from "../../testing/wait.ts";
 import { missingRedis, missingTool, redisUrl, testWhen } from "../_test_needs.ts";
 import { RedisUnavailableError } from "./bridge.ts";
 import { redisBackend } from "./redis.ts";

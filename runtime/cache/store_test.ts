@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { delay } from "../_test_util.ts";
+import { delay } from "../../testing/wait.ts";
 import { missingRedis, redisUrl, testWhen } from "../_test_needs.ts";
 import type { Backend, Command, Outcome } from "./bridge.ts";
 import { redisBackend } from "./redis.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { freePort, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { memoryTelemetry, metricValue } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
 import { missingPostgres, postgresUrl, testWhen } from "../_test_needs.ts";
 import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { classifyPostgresError, connectPostgres, DatabaseError } from "./postgres.ts";

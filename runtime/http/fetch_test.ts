@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { freePort, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { memoryTelemetry, metricValue } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
 import { createTracedFetch } from "./fetch.ts";
 
 interface Seen {

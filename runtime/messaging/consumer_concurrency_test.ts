@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { delay, memoryTelemetry, waitFor } from "../_test_util.ts";
+import { memoryTelemetry } from "../_test_util.ts";
+import { delay, waitFor } from "../../testing/wait.ts";
 import type { FunctionContext, IncomingMessage } from "../function.ts";
 import type { Batch, BatchControl, BatchHandler, Bus, StoredMessage } from "./bus.ts";
 import { runConsumer } from "./consumer.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { type MemoryTelemetry, memoryTelemetry, metricValue, waitFor } from "../_test_util.ts";
+import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
+import { waitFor } from "../../testing/wait.ts";
 import { DependencyUnavailableError, PermanentError } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction } from "../function.ts";
 import type { StoredMessage, Subscription } from "./bus.ts";

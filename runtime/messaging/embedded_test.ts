@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { delay, waitFor } from "../_test_util.ts";
+import { delay, waitFor } from "../../testing/wait.ts";
 import type { Batch, BatchControl, StoredMessage, Subscription } from "./bus.ts";
 import { EmbeddedBus, PARTITIONS } from "./embedded.ts";
 

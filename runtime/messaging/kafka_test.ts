@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { MockKafka } from "../../tests/_faults.ts";
+import { MockKafka } from "../../testing/kafka_mock.ts";
 import { missingKcat, testWhen } from "../_test_needs.ts";
-import { waitFor } from "../_test_util.ts";
+import { waitFor } from "../../testing/wait.ts";
 import { createLogger } from "../log.ts";
 import type { StoredMessage } from "./bus.ts";
 import { connectKafka } from "./kafka.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { delay } from "../_test_util.ts";
+import { delay } from "../../testing/wait.ts";
 import { LingerBatcher, utf8Length } from "./linger.ts";
 
 /** A receiver that records each batch and answers when the test says so. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { delay, waitFor } from "../_test_util.ts";
+import { delay, waitFor } from "../../testing/wait.ts";
 import { type BatcherOptions, BoundedBatcher, type DropReason } from "./batcher.ts";
 
 /** A batcher over a recording exporter; `answer` decides each export's outcome. */

@@ -21,7 +21,12 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
 import {
   LoggerProvider,
   type LogRecordProcessor,
@@ -29,15 +34,11 @@ import {
 } from "@opentelemetry/sdk-logs";
 import {
   AlwaysOffSampler,
-  AlwaysOnSampler,
   BasicTracerProvider,
-  ParentBasedSampler,
   type ReadableSpan,
-  type Sampler,
   type SpanProcessor,
-  TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
-import type { Config, LogLevel, TelemetryConfig } from "../config.ts";
+import type { Config, LogLevel } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../function.ts";
 import { createLogger, type LogRecord } from "../log.ts";
@@ -125,10 +126,12 @@ export function createServiceTelemetry(
       shutdown: () => Promise.resolve(),
     };
   }
+  // OTEL_RESOURCE_ATTRIBUTES is read by the SDK's env detector; each service keeps its own name.
+  const fromEnv = detectResources({ detectors: [envDetector] });
   const resource = defaultResource().merge(resourceFromAttributes({
-    ...settings.resourceAttributes,
+    "service.namespace": "otel-functions",
+  })).merge(fromEnv).merge(resourceFromAttributes({
     "service.name": service,
-    "service.namespace": settings.resourceAttributes["service.namespace"] ?? "otel-functions",
     "service.instance.id": `${Deno.hostname()}:${Deno.pid}:${service}`,
     "process.pid": Deno.pid,
     "process.runtime.name": "deno",
@@ -166,11 +169,9 @@ export function createServiceTelemetry(
       },
     };
   };
-  const exporterOptions = (url: string) => ({
-    url,
-    headers: settings.headers,
-    timeoutMillis: 5_000,
-  });
+  // The URL is per host (tests run several in one process); the exporters read
+  // OTEL_EXPORTER_OTLP_(TRACES_|LOGS_)HEADERS and _COMPRESSION from the environment themselves.
+  const exporterOptions = (url: string) => ({ url, timeoutMillis: 5_000 });
 
   const spanProcessors: SpanProcessor[] = capture ? [capture.spanProcessor] : [];
   if (settings.exportTraces) {
@@ -188,7 +189,7 @@ export function createServiceTelemetry(
   }
   const tracerProvider = new BasicTracerProvider({
     resource,
-    sampler: createSampler(settings),
+    // No sampler given: the SDK builds it from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
     spanProcessors,
   });
 
@@ -260,23 +261,4 @@ function logAttributes(record: LogRecord): Record<string, string | number | bool
       : JSON.stringify(value);
   }
   return attributes;
-}
-
-/** The sampler named by `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`. */
-export function createSampler(settings: Pick<TelemetryConfig, "sampler" | "samplerArg">): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(settings.samplerArg);
-  switch (settings.sampler) {
-    case "always_on":
-      return new AlwaysOnSampler();
-    case "always_off":
-      return new AlwaysOffSampler();
-    case "traceidratio":
-      return ratio;
-    case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: ratio });
-    case "parentbased_always_on":
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
 }

@@ -1,73 +1,75 @@
 import assert from "node:assert/strict";
-import {
-  context,
-  ROOT_CONTEXT,
-  type SpanContext,
-  SpanKind,
-  trace,
-  TraceFlags,
-} from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
-import { SamplingDecision } from "@opentelemetry/sdk-trace-base";
-import { OtlpReceiver } from "../../tests/_otlp.ts";
-import { freePort, metricValue } from "../_test_util.ts";
-import { loadConfig, type LogLevel, SAMPLERS } from "../config.ts";
-import { createSampler, createServiceTelemetry, ExportStatus } from "./provider.ts";
+import { OtlpReceiver } from "../../testing/otlp_receiver.ts";
+import { metricValue } from "../_test_util.ts";
+import { freePort } from "../../testing/port.ts";
+import { loadConfig, type LogLevel } from "../config.ts";
+import { createServiceTelemetry, ExportStatus } from "./provider.ts";
 
-const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
-
-function decide(
-  sampler: (typeof SAMPLERS)[number],
-  ratio: number,
-  parent?: { sampled: boolean },
-): SamplingDecision {
-  const parentContext = parent
-    ? trace.setSpanContext(
-      ROOT_CONTEXT,
-      {
-        traceId: TRACE_ID,
-        spanId: "b7ad6b7169203331",
-        traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-        isRemote: true,
-      } satisfies SpanContext,
-    )
-    : ROOT_CONTEXT;
-  return createSampler({ sampler, samplerArg: ratio })
-    .shouldSample(parentContext, TRACE_ID, "span", SpanKind.SERVER, {}, []).decision;
+/** Runs `fn` with the process environment changed as `vars` say, then puts it back. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => T | Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((name) => [name, Deno.env.get(name)]));
+  for (const [name, value] of Object.entries(vars)) Deno.env.set(name, value);
+  try {
+    return await fn();
+  } finally {
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
 }
 
-const SAMPLED = SamplingDecision.RECORD_AND_SAMPLED;
-const DROPPED = SamplingDecision.NOT_RECORD;
-
-Deno.test("createSampler: every OTEL_TRACES_SAMPLER name gives its sampler", () => {
-  assert.equal(decide("always_on", 0), SAMPLED);
-  assert.equal(decide("always_on", 0, { sampled: false }), SAMPLED);
-  assert.equal(decide("always_off", 1), DROPPED);
-  assert.equal(decide("always_off", 1, { sampled: true }), DROPPED);
-  assert.equal(decide("traceidratio", 1), SAMPLED);
-  assert.equal(decide("traceidratio", 0), DROPPED);
-  assert.equal(decide("traceidratio", 0, { sampled: true }), DROPPED, "ignores the parent");
-  assert.equal(decide("parentbased_always_on", 0), SAMPLED);
-  assert.equal(decide("parentbased_always_on", 1, { sampled: false }), DROPPED);
-  assert.equal(decide("parentbased_always_off", 1), DROPPED);
-  assert.equal(decide("parentbased_always_off", 1, { sampled: true }), SAMPLED);
-  assert.equal(decide("parentbased_traceidratio", 1), SAMPLED);
-  assert.equal(decide("parentbased_traceidratio", 0), DROPPED);
-  assert.equal(decide("parentbased_traceidratio", 0, { sampled: true }), SAMPLED);
-  assert.equal(decide("parentbased_traceidratio", 1, { sampled: false }), DROPPED);
-  for (const name of SAMPLERS) assert.ok(createSampler({ sampler: name, samplerArg: 1 }));
+Deno.test({
+  name:
+    "createServiceTelemetry: the SDK samples as OTEL_TRACES_SAMPLER(_ARG) in the environment say",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const cases: Array<[Record<string, string>, boolean]> = [
+      [{ OTEL_TRACES_SAMPLER: "parentbased_always_on" }, true],
+      [{ OTEL_TRACES_SAMPLER: "always_off" }, false],
+      [{ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" }, false],
+      [{ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "1" }, true],
+      [{ OTEL_TRACES_SAMPLER: "parentbased_always_off" }, false],
+    ];
+    const receiver = await OtlpReceiver.start();
+    try {
+      for (const [vars, recording] of cases) {
+        await withEnv(vars, async () => {
+          const config = loadConfig({ ...vars, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint });
+          const telemetry = createServiceTelemetry("app1", config, new ExportStatus(() => {}));
+          const span = telemetry.tracer.startSpan("root");
+          assert.equal(span.isRecording(), recording, JSON.stringify(vars));
+          span.end();
+          await telemetry.shutdown();
+        });
+      }
+    } finally {
+      await receiver.stop();
+    }
+  },
 });
 
-Deno.test("createSampler: traceidratio samples about the given share of traces", () => {
-  const sampler = createSampler({ sampler: "traceidratio", samplerArg: 0.25 });
-  let sampled = 0;
-  const total = 4000;
-  for (let i = 0; i < total; i++) {
-    const traceId = crypto.randomUUID().replaceAll("-", "");
-    const { decision } = sampler.shouldSample(ROOT_CONTEXT, traceId, "s", SpanKind.SERVER, {}, []);
-    if (decision === SAMPLED) sampled++;
-  }
-  assert.ok(sampled > total * 0.2 && sampled < total * 0.3, `${sampled} of ${total} sampled`);
+Deno.test({
+  name: "createServiceTelemetry: traceidratio from the environment samples about its share",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const vars = { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" };
+    await withEnv(vars, async () => {
+      const config = loadConfig({ ...vars, OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" });
+      const telemetry = createServiceTelemetry("app1", config, new ExportStatus(() => {}));
+      let sampled = 0;
+      const total = 4000;
+      for (let i = 0; i < total; i++) {
+        if (telemetry.tracer.startSpan("s").isRecording()) sampled++; // never ended: not exported
+      }
+      assert.ok(sampled > total * 0.2 && sampled < total * 0.3, `${sampled} of ${total} sampled`);
+      await telemetry.shutdown();
+    });
+  },
 });
 
 Deno.test("ExportStatus: reports once when an endpoint starts failing and once when it recovers", () => {
@@ -172,7 +174,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "createServiceTelemetry: the resource names the service and OTEL_RESOURCE_ATTRIBUTES",
+  name:
+    "createServiceTelemetry: the resource names the service; the SDK reads OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -183,16 +186,21 @@ Deno.test({
       bodies.push({ path, tenant: r.headers.get("x-tenant"), body: await r.json() });
       return Response.json({});
     });
-    const telemetry = createServiceTelemetry(
-      "app4",
-      loadConfig({
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
-        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test,service.name=ignored",
-        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=t1",
-      }),
-      new ExportStatus(() => {}),
-      () => {},
-    );
+    const vars = {
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=test,service.name=ignored",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=t1",
+    };
+    // The SDK reads these from the process environment: set them there while it starts.
+    const telemetry = await withEnv(vars, () =>
+      createServiceTelemetry(
+        "app4",
+        loadConfig({
+          ...vars,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+        }),
+        new ExportStatus(() => {}),
+        () => {},
+      ));
     try {
       telemetry.tracer.startSpan("work").end();
       telemetry.log.info("hello");
