@@ -162,7 +162,7 @@ export function createConsolePages(reader: ConsoleReader, options: PagesOptions 
       render(
         c,
         { page: "metrics", title: "Metrics", live: "metrics" },
-        <MetricsView metrics={reader.metrics()} />,
+        <MetricsView metrics={reader.metrics()} now={now()} />,
       ),
   );
 

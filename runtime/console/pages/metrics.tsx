@@ -24,11 +24,17 @@ export function Spark(
   const n = Math.max(props.bars.length, props.line?.length ?? 0, 1);
   const step = width / n;
   const maxBar = Math.max(1, ...props.bars);
-  const maxLine = Math.max(0, ...(props.line ?? []));
+  const maxLine = Math.max(0, ...(props.line ?? []).filter((value) => !Number.isNaN(value)));
   const y = (value: number, max: number) => height - 1 - (value / max) * (height - 3);
+  // Buckets without a value (NaN) break the line instead of dropping it to zero.
   const line = props.line && maxLine > 0
-    ? props.line.map((value, i) => `${i === 0 ? "M" : "L"}${(i + 0.5) * step} ${y(value, maxLine)}`)
-      .join("")
+    ? props.line.map((value, i) =>
+      Number.isNaN(value)
+        ? ""
+        : `${i === 0 || Number.isNaN(props.line![i - 1]) ? "M" : "L"}${
+          ((i + 0.5) * step).toFixed(1)
+        } ${y(value, maxLine).toFixed(1)}`
+    ).join("")
     : undefined;
   return (
     <svg
@@ -73,9 +79,39 @@ export function Spark(
   );
 }
 
+/** The window's buckets, oldest first, ending with the one that holds `now`. */
+export interface Timeline {
+  readonly slots: number;
+  readonly bucketMs: number;
+  readonly end: number;
+}
+
+/** `series` laid on the whole window: one value per bucket, `empty` where it has none. */
+export function onTimeline<P extends { time: number }>(
+  timeline: Timeline,
+  series: readonly P[],
+  value: (point: P) => number | undefined,
+  empty: number,
+): number[] {
+  const out = Array.from({ length: timeline.slots }, () => empty);
+  for (const point of series) {
+    const bucket = (time: number) => Math.floor(time / timeline.bucketMs);
+    const back = bucket(timeline.end) - bucket(point.time);
+    const index = timeline.slots - 1 - back;
+    const v = value(point);
+    if (index >= 0 && index < timeline.slots && v !== undefined) out[index] = v;
+  }
+  return out;
+}
+
 /** The page body. */
-export function MetricsView(props: { metrics: MetricsOverview }) {
+export function MetricsView(props: { metrics: MetricsOverview; now: number }) {
   const { metrics } = props;
+  const timeline: Timeline = {
+    slots: Math.max(1, Math.round(metrics.windowMs / metrics.bucketMs)),
+    bucketMs: metrics.bucketMs,
+    end: props.now,
+  };
   const minutes = Math.round(metrics.windowMs / 60_000);
   const window = minutes >= 1 ? `${minutes} min` : formatDuration(metrics.windowMs);
   if (metrics.functions.length === 0 && metrics.consumers.length === 0) {
@@ -96,19 +132,19 @@ export function MetricsView(props: { metrics: MetricsOverview }) {
             buckets; bars: calls (errors red), line: p95
           </span>
         </h2>
-        <FunctionTable functions={metrics.functions} />
+        <FunctionTable functions={metrics.functions} timeline={timeline} />
       </section>
       <section aria-labelledby="con-h">
         <h2 id="con-h">
           Consumers <span class="muted small">bars: processed (failed red), line: lag</span>
         </h2>
-        <ConsumerTable consumers={metrics.consumers} />
+        <ConsumerTable consumers={metrics.consumers} timeline={timeline} />
       </section>
     </>
   );
 }
 
-function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
+function FunctionTable(props: { functions: readonly FunctionMetrics[]; timeline: Timeline }) {
   if (props.functions.length === 0) return <p class="muted">No function invoked in the window.</p>;
   return (
     <table class="list metrics">
@@ -152,9 +188,14 @@ function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
             <td class="c-num c-opt">{formatDuration(fn.p99Ms)}</td>
             <td class="c-chart">
               <Spark
-                bars={fn.series.map((point) => point.calls)}
-                errors={fn.series.map((point) => point.errors)}
-                line={fn.series.map((point) => point.p95Ms)}
+                bars={onTimeline(props.timeline, fn.series, (point) => point.calls, 0)}
+                errors={onTimeline(props.timeline, fn.series, (point) => point.errors, 0)}
+                line={onTimeline(
+                  props.timeline,
+                  fn.series,
+                  (point) => point.calls > 0 ? point.p95Ms : undefined,
+                  Number.NaN,
+                )}
                 color={serviceColor(fn.service)}
                 label={`${fn.name}: calls per bucket and p95, max p95 ${
                   formatDuration(Math.max(0, ...fn.series.map((point) => point.p95Ms)))
@@ -168,7 +209,7 @@ function FunctionTable(props: { functions: readonly FunctionMetrics[] }) {
   );
 }
 
-function ConsumerTable(props: { consumers: readonly ConsumerMetrics[] }) {
+function ConsumerTable(props: { consumers: readonly ConsumerMetrics[]; timeline: Timeline }) {
   if (props.consumers.length === 0) {
     return <p class="muted">No Kafka-triggered function has run in the window.</p>;
   }
@@ -216,10 +257,10 @@ function ConsumerTable(props: { consumers: readonly ConsumerMetrics[] }) {
             </td>
             <td class="c-chart">
               <Spark
-                bars={consumer.series.map((point) => point.processed)}
-                errors={consumer.series.map((point) => point.failed)}
+                bars={onTimeline(props.timeline, consumer.series, (point) => point.processed, 0)}
+                errors={onTimeline(props.timeline, consumer.series, (point) => point.failed, 0)}
                 line={consumer.series.some((point) => point.lag !== undefined)
-                  ? consumer.series.map((point) => point.lag ?? 0)
+                  ? onTimeline(props.timeline, consumer.series, (point) => point.lag, Number.NaN)
                   : undefined}
                 color={serviceColor(consumer.service)}
                 label={`${consumer.service} on ${consumer.topic}: processed per bucket and lag`}

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { FixtureReader, FLOW_TRACES } from "./_fixture.ts";
 import { createConsolePages } from "./mod.ts";
+import { onTimeline } from "./metrics.tsx";
 
 const reader = new FixtureReader({ ticks: 6, failingTick: 2 });
 const pages = createConsolePages(reader, { now: () => reader.now });
@@ -242,4 +243,20 @@ Deno.test("static files: the script, stylesheet and icon, immutable when version
   const missing = await get("/static/nope.js");
   assert.equal(missing.status, 404);
   assert.deepEqual(JSON.parse(missing.html), { error: "no static file nope.js" });
+});
+
+Deno.test("Metrics: each series is laid on the whole window by time, gaps left empty", () => {
+  const timeline = { slots: 6, bucketMs: 10_000, end: 99_999 };
+  const series = [{ time: 60_000, v: 1 }, { time: 80_000, v: 2 }, { time: 95_000, v: 3 }];
+  assert.deepEqual(onTimeline(timeline, series, (p) => p.v, 0), [0, 0, 1, 0, 2, 3]);
+  const gaps = onTimeline(timeline, series, (p) => p.v === 2 ? undefined : p.v, Number.NaN);
+  assert.deepEqual(gaps.map((value) => Number.isNaN(value) ? null : value), [
+    null,
+    null,
+    1,
+    null,
+    null,
+    3,
+  ]);
+  assert.deepEqual(onTimeline(timeline, [{ time: 0, v: 9 }], (p) => p.v, 0), [0, 0, 0, 0, 0, 0]);
 });
