@@ -33,10 +33,13 @@ export interface GraphLayout {
 export interface LayoutSpacing {
   readonly column: number;
   readonly row: number;
+  /** Left and right of the outer nodes' centres. */
   readonly margin: number;
+  /** Above and below the outer rows' centres: room for the edge labels there. */
+  readonly marginY: number;
 }
 
-const DEFAULT_SPACING: LayoutSpacing = { column: 160, row: 96, margin: 58 };
+const DEFAULT_SPACING: LayoutSpacing = { column: 160, row: 96, margin: 58, marginY: 74 };
 
 /** Lays `graph` out; node order in the input breaks ties, so the same graph lays out the same. */
 export function layoutGraph(graph: ServiceGraph, spacing = DEFAULT_SPACING): GraphLayout {
@@ -112,7 +115,7 @@ export function layoutGraph(graph: ServiceGraph, spacing = DEFAULT_SPACING): Gra
   }
 
   const tallest = Math.max(1, ...columns.map((column) => column.length));
-  const height = spacing.margin * 2 + (tallest - 1) * spacing.row;
+  const height = spacing.marginY * 2 + (tallest - 1) * spacing.row;
   const width = spacing.margin * 2 + Math.max(0, columns.length - 1) * spacing.column;
   const centre = new Map<string, { x: number; y: number }>();
   columns.forEach((column, c) => {
