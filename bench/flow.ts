@@ -106,7 +106,8 @@ function httpProbe(urls: Record<string, string>): Probe {
   };
 }
 
-async function startFlowHost(
+/** Starts the full host (app1-app4) in its own process on the server CPU, telemetry to `sink`. */
+export async function startFlowHost(
   options: FlowBenchOptions,
   sink: Sink,
 ): Promise<{ child: Child; urls: Record<string, string> }> {

@@ -26,7 +26,7 @@ export const HTTP_VARIANTS: Record<HttpVariantKey, string> = {
   host: "host, full telemetry (spans + logs over OTLP, metrics, stdout log), CONSOLE=off",
   host_console: "host, full telemetry as above plus the console capturing in process",
   bare: "bare Hono + Deno.serve, no telemetry (the limit)",
-  deno_otel: "bare Hono + Deno built-in OTel (OTEL_DENO=true, OTLP http/json)",
+  deno_otel: "bare Hono + Deno built-in OTel at its defaults (OTEL_DENO=true, OTLP http/protobuf)",
   host_off: "host, telemetry off (OTEL_SDK_DISABLED=true)",
 };
 
@@ -99,7 +99,6 @@ async function startVariant(
           OTEL_DENO: "true",
           OTEL_SERVICE_NAME: "bench-bare",
           OTEL_EXPORTER_OTLP_ENDPOINT: sink!.endpoint,
-          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         },
       });
       break;

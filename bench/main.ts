@@ -2,8 +2,9 @@
  * `deno task bench`: the host's cost, side by side with the bare stack, in one run on one
  * machine: HTTP (host with full telemetry, bare Hono, bare Hono with Deno's built-in OTel, host
  * with telemetry off), Kafka (host consumer path against bare kafkajs), the seed's flow end to
- * end, and start-up and memory. Prints the tables; the full run writes them into
- * `docs/BENCHMARKS.md`. The last line of the output is `http_ratio=<x> kafka_ratio=<y>`.
+ * end, its sustained throughput under `deno task load`, and start-up and memory. Prints the
+ * tables; the full run writes them into `docs/BENCHMARKS.md`. The last line of the output is
+ * `http_ratio=<x> kafka_ratio=<y> peer_ratio=<z>`.
  *
  * ```sh
  * deno task bench            # full run, a few minutes; writes docs/BENCHMARKS.md
@@ -23,6 +24,7 @@ import { describeMachine } from "./machine.ts";
 import { detectCpus, pinSelf } from "./process.ts";
 import { type BenchResults, renderResults, targets, updateDocument } from "./report.ts";
 import { runStartupBench } from "./startup.ts";
+import { runThroughputBench } from "./throughput.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,19 +35,21 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const jobs = new Set((values.only ?? "http,kafka,flow,startup").split(","));
+const jobs = new Set((values.only ?? "http,kafka,flow,throughput,startup").split(","));
 
 const settings = quick
   ? {
     http: { rounds: 3, seconds: 3, warmupSeconds: 1, connections: 64 },
     kafka: { messages: 10_000, rounds: 3 },
     flow: { rate: 20, seconds: 5, embedded: false },
+    throughput: { rate: 1000, seconds: 10 },
     startup: { starts: 1, requests: 5_000 },
   }
   : {
     http: { rounds: 5, seconds: 8, warmupSeconds: 3, connections: 64 },
     kafka: { messages: 50_000, rounds: 5 },
     flow: { rate: 20, seconds: 30, embedded: true },
+    throughput: { rate: 1000, seconds: 60 },
     startup: { starts: 3, requests: 100_000 },
   };
 
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
   progress(`work folder ${workDir} (child logs); ${cpus.pinned ? "pinned" : "not pinned"}`);
   const databaseUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const redisUrl = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
-  const servers = jobs.has("flow")
+  const servers = jobs.has("flow") || jobs.has("throughput")
     ? await probeServers(databaseUrl, redisUrl)
     : { versions: {}, problem: undefined };
   const machine = await describeMachine(servers.versions);
@@ -118,6 +122,8 @@ async function main(): Promise<void> {
       Kafka:
         `${settings.kafka.messages} preloaded messages, ${settings.kafka.rounds} rounds per side, alternating, fresh groups`,
       flow: `${settings.flow.rate} executor ticks/s for ${settings.flow.seconds} s`,
+      throughput:
+        `deno task load's runLoad at ${settings.throughput.rate} msg/s for ${settings.throughput.seconds} s on the Kafka path`,
       "start-up":
         `${settings.startup.starts} cold and warm starts; memory over ${settings.startup.requests} requests`,
     },
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
     skipped,
   };
 
-  const mock = jobs.has("kafka") || jobs.has("flow")
+  const mock = jobs.has("kafka") || jobs.has("flow") || jobs.has("throughput")
     ? await MockKafka.start({ cpu: cpus.pinned ? cpus.load : undefined })
     : undefined;
   try {
@@ -162,6 +168,18 @@ async function main(): Promise<void> {
         flows.push(await runFlowBench({ ...flow, seconds: Math.ceil(flow.seconds / 2) }));
       }
     }
+    if (jobs.has("throughput")) {
+      if (servers.problem) skipped.push(`throughput against real servers (${servers.problem})`);
+      else {
+        results.throughput = await runThroughputBench({
+          ...settings.throughput,
+          backends: { databaseUrl, redisUrl, kafkaBrokers: mock!.brokers },
+          cpus,
+          workDir,
+          progress,
+        });
+      }
+    }
   } finally {
     await mock?.stop();
   }
@@ -190,7 +208,8 @@ async function main(): Promise<void> {
   const ratio = (value: number | undefined) =>
     value === undefined || !Number.isFinite(value) ? "n/a" : value.toFixed(2);
   console.log(
-    `http_ratio=${ratio(results.http?.ratio)} kafka_ratio=${ratio(results.kafka?.ratio)}`,
+    `http_ratio=${ratio(results.http?.ratio)} kafka_ratio=${ratio(results.kafka?.ratio)} ` +
+      `peer_ratio=${ratio(results.http?.peerRatio)}`,
   );
 }
 

@@ -55,6 +55,11 @@ export interface MemoryResult {
 export interface StartupBenchResult {
   readonly coldMs: readonly number[];
   readonly warmMs: readonly number[];
+  /** Resident memory 10 s after spawning, fresh and existing data folder, per start. */
+  readonly coldRss10sBytes: readonly number[];
+  readonly warmRss10sBytes: readonly number[];
+  /** The process's peak resident memory (VmHWM) by then. */
+  readonly coldPeakBytes: readonly number[];
   readonly coldMedianMs: number;
   readonly warmMedianMs: number;
   readonly memory: MemoryResult;
@@ -86,7 +91,7 @@ async function start(
   endpoint: string,
   options: StartupBenchOptions,
   label: string,
-): Promise<{ child: Child; ms: number; app1: string }> {
+): Promise<{ child: Child; ms: number; app1: string; since: number }> {
   const names = ["executor", "app1", "app2", "app3", "app4"];
   const ports = Object.fromEntries(names.map((name) => [name, freePort()]));
   const since = performance.now();
@@ -115,7 +120,20 @@ async function start(
       body: PROBE_BODY,
     }),
   });
-  return { child, ms, app1 };
+  return { child, ms, app1, since };
+}
+
+/** Resident memory and its peak (bytes) of `child` at 10 s after it was spawned. */
+async function memoryAt10s(
+  child: Child,
+  since: number,
+): Promise<{ rss: number; peak: number }> {
+  const wait = since + 10_000 - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+  const field = (name: string) =>
+    Number(status.match(new RegExp(`${name}:\\s+(\\d+) kB`))?.[1]) * 1024;
+  return { rss: field("VmRSS"), peak: field("VmHWM") };
 }
 
 /** Runs the start-up and memory benchmark. */
@@ -126,20 +144,29 @@ export async function runStartupBench(options: StartupBenchOptions): Promise<Sta
   });
   const coldMs: number[] = [];
   const warmMs: number[] = [];
+  const coldRss10sBytes: number[] = [];
+  const warmRss10sBytes: number[] = [];
+  const coldPeakBytes: number[] = [];
   let running: Child | undefined;
   try {
     let dataDir = "";
     for (let i = 0; i < options.starts; i++) {
       dataDir = await Deno.makeTempDir({ dir: options.workDir, prefix: "startup-data-" });
       const cold = await start(dataDir, sink.endpoint, options, `cold-${i}`);
+      const coldMemory = await memoryAt10s(cold.child, cold.since);
       await cold.child.stop();
       coldMs.push(cold.ms);
+      coldRss10sBytes.push(coldMemory.rss);
+      coldPeakBytes.push(coldMemory.peak);
       const warm = await start(dataDir, sink.endpoint, options, `warm-${i}`);
       warmMs.push(warm.ms);
+      warmRss10sBytes.push((await memoryAt10s(warm.child, warm.since)).rss);
       options.progress(
         `start-up ${i + 1}/${options.starts}: cold ${cold.ms.toFixed(0)} ms, warm ${
           warm.ms.toFixed(0)
-        } ms to the first 2xx`,
+        } ms to the first 2xx; RSS at 10 s ${mib(coldMemory.rss)} / ${
+          mib(warmRss10sBytes.at(-1)!)
+        } MiB (peak ${mib(coldMemory.peak)} MiB fresh)`,
       );
       if (i < options.starts - 1) await warm.child.stop();
       else running = warm.child;
@@ -217,6 +244,9 @@ export async function runStartupBench(options: StartupBenchOptions): Promise<Sta
     return {
       coldMs,
       warmMs,
+      coldRss10sBytes,
+      warmRss10sBytes,
+      coldPeakBytes,
       coldMedianMs: median(coldMs),
       warmMedianMs: median(warmMs),
       memory,

@@ -56,6 +56,8 @@ export interface LoadOptions {
   readonly signal?: AbortSignal;
   /** Put into every message's content, to find the run's rows and keys (default: a uuid). */
   readonly runId?: string;
+  /** Called with each message as it is sent (to clean up after a run, say). */
+  readonly onSend?: (id: string, route: Route) => void;
 }
 
 /** Where a run is. */
@@ -191,6 +193,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       sentAt: now(),
     };
     messages.push(message);
+    options.onSend?.(message.id, route);
     counts.inFlight++;
     try {
       const response = await fetch(

@@ -212,7 +212,7 @@ export function loadConfig(
       maxMessages: integer("KAFKA_BATCH_MAX_MESSAGES", 1000, 1, 100_000),
       maxBytes: integer("KAFKA_BATCH_MAX_BYTES", 512 * 1024, 1024, 64 * 1024 * 1024),
     },
-    kafkaConsumerConcurrency: integer("KAFKA_CONSUMER_CONCURRENCY", 16, 1, 1000),
+    kafkaConsumerConcurrency: integer("KAFKA_CONSUMER_CONCURRENCY", 64, 1, 1000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: oneOf("LOG_LEVEL", read("LOG_LEVEL")?.toLowerCase(), LOG_LEVELS, "info", problems),
     logFormat: oneOf(

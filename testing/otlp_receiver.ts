@@ -53,7 +53,7 @@ export interface ReceiverStats {
   spans: number;
   logs: number;
   metricRequests: number;
-  /** Requests in a format items are not counted in (protobuf). */
+  /** Requests whose items could not be counted (protobuf the sink could not walk). */
   uncounted: number;
 }
 
@@ -173,15 +173,24 @@ export class OtlpReceiver {
       return new Response("not found", { status: 404 });
     }
     this.requests.set(path, (this.requests.get(path) ?? 0) + 1);
-    const text = await request.text();
+    const bytes = new Uint8Array(await request.arrayBuffer());
     this.stats.requests++;
-    this.stats.bytes += text.length;
+    this.stats.bytes += bytes.length;
     if (!(request.headers.get("content-type") ?? "").includes("json")) {
-      this.stats.uncounted++;
+      // Export requests nest items the same way in both signals: resource_spans (1) →
+      // scope_spans (2) → spans (2), resource_logs (1) → scope_logs (2) → log_records (2).
+      try {
+        if (path === "/v1/traces") this.stats.spans += countNested(bytes, [1, 2, 2]);
+        else if (path === "/v1/logs") this.stats.logs += countNested(bytes, [1, 2, 2]);
+        else this.stats.metricRequests++;
+      } catch {
+        this.stats.uncounted++;
+      }
       return new Response(new Uint8Array(), {
         headers: { "content-type": "application/x-protobuf" },
       });
     }
+    const text = new TextDecoder().decode(bytes);
     // Every span has a start time, every log record an observed time.
     if (path === "/v1/traces") this.stats.spans += occurrences(text, '"startTimeUnixNano"');
     else if (path === "/v1/logs") this.stats.logs += occurrences(text, '"observedTimeUnixNano"');
@@ -240,3 +249,39 @@ export class OtlpReceiver {
 }
 
 if (import.meta.main) await OtlpReceiver.start({ port: Number(Deno.args[0]), keep: false });
+
+/** Reads a protobuf varint at `at`; returns the value and where the next field starts. */
+function varint(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  for (let shift = 0;; shift += 7) {
+    if (at >= bytes.length) throw new Error("truncated varint");
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/**
+ * Counts the messages at `path` (field numbers of nested length-delimited fields) in a protobuf
+ * message, e.g. [1, 2, 2] for the spans of an OTLP trace export request.
+ */
+export function countNested(bytes: Uint8Array, path: readonly number[]): number {
+  let count = 0;
+  for (let at = 0; at < bytes.length;) {
+    const [tag, afterTag] = varint(bytes, at);
+    const wire = tag & 7;
+    let next: number;
+    if (wire === 0) next = varint(bytes, afterTag)[1];
+    else if (wire === 1) next = afterTag + 8;
+    else if (wire === 5) next = afterTag + 4;
+    else if (wire === 2) {
+      const [length, start] = varint(bytes, afterTag);
+      next = start + length;
+      if (tag >>> 3 === path[0]) {
+        count += path.length === 1 ? 1 : countNested(bytes.subarray(start, next), path.slice(1));
+      }
+    } else throw new Error(`unsupported wire type ${wire}`);
+    at = next;
+  }
+  return count;
+}

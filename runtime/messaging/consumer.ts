@@ -47,7 +47,7 @@ export interface ConsumerRunOptions {
   readonly producer: Producer;
   readonly maxAttempts: number;
   readonly backoffMs: number;
-  /** Messages handled at once across the function's partitions (default 16). */
+  /** Messages handled at once across the function's partitions (default 64). */
   readonly concurrency?: number;
 }
 
@@ -57,7 +57,7 @@ const HEARTBEAT_EVERY_MS = 500;
 /** Subscribes `fn` to its topic in its group. */
 export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> {
   const { fn, bus } = options;
-  const slots = new Slots(options.concurrency ?? 16);
+  const slots = new Slots(options.concurrency ?? 64);
   return bus.subscribe(
     fn.group,
     fn.topic,
