@@ -223,7 +223,12 @@ function SpanRow(
   const leftmost = row.wait && row.wait.ms > 0
     ? Math.min(left, ((row.wait.from - start) / total) * 100)
     : left;
-  const place = left + width < 78 ? "right" : leftmost > 14 ? "before" : "inside";
+  const waitLabel = row.wait !== undefined && row.wait.ms > 0;
+  const place = left + width < (waitLabel ? 60 : 78)
+    ? "right"
+    : leftmost > 14
+    ? "before"
+    : "inside";
   const error = span.status === "error";
   const classes = [
     "wf-row",

@@ -323,27 +323,48 @@
     }
   }
 
-  if (liveOn && "EventSource" in globalThis) {
-    const source = new EventSource("/api/events");
+  // One event stream per visible tab: a hidden tab lets its connection go (browsers allow a host
+  // only a few at a time over HTTP/1.1) and catches up when it is shown again.
+  let source = null;
+  function handle(event) {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      data = undefined;
+    }
+    const type = (data && data.type) || event.type;
+    onEvent(type, data);
+  }
+  function connect() {
+    if (source) return;
+    source = new EventSource("/api/events");
     let opened = false;
     source.onopen = () => {
       setState("live", "live");
-      if (opened) schedule(); // catch up on what happened while disconnected
+      if (opened) schedule(); // reconnected: catch up on what happened meanwhile
       opened = true;
     };
     source.onerror = () => setState("offline", "reconnecting");
-    const handle = (event) => {
-      let data;
-      try {
-        data = JSON.parse(event.data);
-      } catch {
-        data = undefined;
-      }
-      const type = (data && data.type) || event.type;
-      onEvent(type, data);
-    };
     source.onmessage = handle;
     for (const type of ["trace", "log", "metrics"]) source.addEventListener(type, handle);
+  }
+  function disconnect() {
+    if (!source) return;
+    source.close();
+    source = null;
+    setState("offline", "hidden");
+  }
+  if (liveOn && "EventSource" in globalThis) {
+    connect();
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        disconnect();
+      } else {
+        connect();
+        schedule();
+      }
+    });
   } else {
     setState("offline", liveOn ? "no live updates" : "static");
   }
