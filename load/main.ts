@@ -26,7 +26,8 @@ const USAGE =
   --path P           message (app1 → app3 → PostgreSQL), post-message (app1 → Kafka → … → Redis),
                      or both, alternating (default)
   --target URL       app1 (default http://localhost:8001)
-  --app3, --app4     where to check landings (default: the target's host on ports 8003 and 8004)
+  --app3, --app4     where to check landings (default: the target's host, its port + 2 and + 3,
+                     as app3 and app4 are laid out: 8003 and 8004 for 8001)
   --database-url, --redis-url
                      check landings in PostgreSQL and Redis directly instead (both needed)
   --landing-timeout  how long accepted messages may take to land after the last send (default 30s)
@@ -111,15 +112,16 @@ async function main(): Promise<void> {
   if ((databaseUrl === undefined) !== (redisUrl === undefined)) {
     fail("--database-url and --redis-url go together");
   }
-  const sibling = (port: number) => {
+  // app3 and app4 listen two and three ports above app1 (8003, 8004 for 8001).
+  const sibling = (offset: number) => {
     const url = new URL(target);
-    url.port = String(port);
+    url.port = String(Number(url.port || (url.protocol === "https:" ? 443 : 80)) + offset);
     url.pathname = "";
     return url.toString().replace(/\/$/, "");
   };
   const landing: Landing = databaseUrl && redisUrl
     ? { kind: "stores", databaseUrl, redisUrl }
-    : { kind: "http", app3: values.app3 ?? sibling(8003), app4: values.app4 ?? sibling(8004) };
+    : { kind: "http", app3: values.app3 ?? sibling(2), app4: values.app4 ?? sibling(3) };
 
   const live = !values.json && Deno.stderr.isTerminal();
   const encoder = new TextEncoder();

@@ -63,6 +63,8 @@ export interface LoadOptions {
 /** Where a run is. */
 export interface LoadProgress {
   readonly phase: "sending" | "landing" | "done";
+  /** False once the last message was sent, while answers are awaited. */
+  readonly sending: boolean;
   readonly elapsedMs: number;
   readonly sent: number;
   readonly accepted: number;
@@ -166,8 +168,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const counts = { accepted: 0, rejected: 0, failed: 0, inFlight: 0, landed: 0 };
   const started = performance.now();
   let phase: LoadProgress["phase"] = "sending";
+  /** Set when the last message was sent. */
+  let sendSeconds = 0;
   const progress = (): LoadProgress => ({
     phase,
+    sending: sendSeconds === 0,
     elapsedMs: performance.now() - started,
     sent: messages.length,
     accepted: counts.accepted,
@@ -224,7 +229,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const until = started + options.durationMs;
   const sending = () => performance.now() < until && !options.signal?.aborted;
   const inFlight = new Set<Promise<void>>();
-  let sendSeconds = 0;
   const track = (promise: Promise<void>) => {
     inFlight.add(promise);
     promise.finally(() => inFlight.delete(promise));
@@ -471,8 +475,8 @@ const lat = (l: Latency) =>
 export function formatProgress(p: LoadProgress): string {
   const seconds = (p.elapsedMs / 1000).toFixed(1);
   return p.phase === "sending"
-    ? `${seconds}s sending: ${p.sent} sent, ${p.accepted} accepted, ${p.rejected} rejected, ` +
-      `${p.failed} failed, ${p.inFlight} in flight`
+    ? `${seconds}s ${p.sending ? "sending" : "waiting for answers"}: ${p.sent} sent, ` +
+      `${p.accepted} accepted, ${p.rejected} rejected, ${p.failed} failed, ${p.inFlight} in flight`
     : `${seconds}s checking landings: ${p.landed} of ${p.accepted} accepted landed`;
 }
 
