@@ -110,10 +110,15 @@ export function hostActions(services: readonly HostedService[]): ConsoleActions 
       const traceId = encodeHex(crypto.getRandomValues(new Uint8Array(16)));
       const parent = encodeHex(crypto.getRandomValues(new Uint8Array(8)));
       const hasBody = request.body !== undefined && method !== "GET" && method !== "HEAD";
+      const url = new URL(request.path, service.url);
+      // "/\\host" and the like resolve to another origin: the console calls its own services only.
+      if (url.origin !== new URL(service.url).origin) {
+        throw new ActionError(400, `"path" must stay on ${name}: ${JSON.stringify(request.path)}`);
+      }
       const started = performance.now();
       let response: Response;
       try {
-        response = await fetch(new URL(request.path, service.url), {
+        response = await fetch(url, {
           method,
           headers: {
             traceparent: `00-${traceId}-${parent}-01`,
