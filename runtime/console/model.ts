@@ -276,7 +276,10 @@ export interface TraceFilter {
   readonly name?: string;
   readonly error?: boolean;
   readonly minMs?: number;
-  /** `key:value`: some span of the trace has that attribute with that value (as text). */
+  /**
+   * `key:value`: some span of the trace, or one of its log records, has that attribute with that
+   * value (as text).
+   */
   readonly attr?: { readonly key: string; readonly value: string };
   readonly limit?: number;
 }

@@ -189,12 +189,18 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     }
   }
 
+  /**
+   * `attr` matches a span attribute or an attribute of one of the trace's log records: the seed's
+   * message id is a span attribute on the Kafka path (`messaging.kafka.message.key`) and a log
+   * field on both (`message_id`).
+   */
   traces(filter: TraceFilter = {}): TraceListItem[] {
     const min = filter.minMs;
+    const logged = filter.attr ? this.#tracesWithLogAttribute(filter.attr) : undefined;
     const matching: TraceEntry[] = [];
     for (const entry of this.#traces.values()) {
       if (min !== undefined && entry.end - entry.start < min) continue;
-      if (traceMatches(entry.spans, filter)) matching.push(entry);
+      if (traceMatches(entry, filter, logged)) matching.push(entry);
     }
     matching.sort((a, b) => b.start - a.start);
     // Rows are built for the page asked for only: a full buffer is 10,000 traces.
@@ -310,6 +316,18 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     this.#listeners.clear();
   }
 
+  #tracesWithLogAttribute(attr: { key: string; value: string }): Set<string> {
+    const ids = new Set<string>();
+    for (const record of this.#logs) {
+      if (record?.traceId === undefined) continue;
+      const value = record.attributes[attr.key];
+      if (value !== undefined && value !== null && attributeText(value) === attr.value) {
+        ids.add(record.traceId);
+      }
+    }
+    return ids;
+  }
+
   #dropTrace(oldest: string): void {
     const entry = this.#traces.get(oldest)!;
     this.#traces.delete(oldest);
@@ -367,7 +385,12 @@ function attributeText(value: AttributeValue): string {
   return Array.isArray(value) ? value.join(",") : String(value);
 }
 
-function traceMatches(spans: readonly SpanRecord[], filter: TraceFilter): boolean {
+function traceMatches(
+  entry: TraceEntry,
+  filter: TraceFilter,
+  loggedWithAttr: ReadonlySet<string> | undefined,
+): boolean {
+  const spans = entry.spans;
   if (filter.service !== undefined && !spans.some((span) => span.service === filter.service)) {
     return false;
   }
@@ -382,7 +405,7 @@ function traceMatches(spans: readonly SpanRecord[], filter: TraceFilter): boolea
   if (filter.attr !== undefined) {
     const { key, value } = filter.attr;
     if (
-      !spans.some((span) => {
+      !loggedWithAttr?.has(entry.traceId) && !spans.some((span) => {
         const found = span.attributes[key];
         return found !== undefined && found !== null && attributeText(found) === value;
       })

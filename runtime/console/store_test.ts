@@ -90,6 +90,9 @@ Deno.test("trace filters: service, name, error, minMs, attr, limit", () => {
   assert.deepEqual(ids({ attr: { key: "message.id", value: "42" } }), [a]);
   assert.deepEqual(ids({ attr: { key: "message.id", value: "43" } }), []);
   assert.deepEqual(ids({ limit: 1 }), [b]);
+  // A log field counts too: the PostgreSQL path carries the message id in its logs only.
+  store.addLog(log({ traceId: b, attributes: { message_id: "m-7" } }));
+  assert.deepEqual(ids({ attr: { key: "message_id", value: "m-7" } }), [b]);
 });
 
 Deno.test("logs: a ring that overwrites the oldest, counted; filters; a trace's logs attached", () => {
