@@ -142,6 +142,11 @@ async function start(
   const consoleStore = config.console.enabled
     ? startConsoleStore(config, options, log, stack)
     : undefined;
+  // Served before the services start, so its URL is the first thing the log shows; the
+  // Functions page's facts and actions fill in as the services come up.
+  const hosted: HostedService[] = [];
+  const consoleServer = consoleStore?.serve(hostActions(hosted));
+  consoleStore?.store.setFunctionsSource(hostFunctions(hosted));
   const { telemetry } = config;
   const exported = {
     ...(telemetry.exportTraces ? { traces: telemetry.tracesEndpoint } : {}),
@@ -195,7 +200,6 @@ async function start(
   const subscriptions: Subscription[] = [];
   const joining: Promise<void>[] = [];
   const crons: CronJob[] = [];
-  const hosted: HostedService[] = [];
   for (const service of running) {
     const { definition, telemetry } = service;
     const { tracer, metrics } = telemetry;
@@ -297,9 +301,7 @@ async function start(
     for (const service of running) service.readiness?.stop();
     return Promise.resolve();
   });
-  let consoleServer: ConsoleServer | undefined;
   if (consoleStore) {
-    consoleStore.store.setFunctionsSource(hostFunctions(hosted));
     const sampler = sampleRegistries(
       consoleStore.store,
       running.map((service) => ({
@@ -308,7 +310,6 @@ async function start(
       })),
     );
     stack.push(Phase.Telemetry, "console metrics sampler", () => sampler.stop());
-    consoleServer = consoleStore.serve(hostActions(hosted));
   }
   log.info("host ready", { urls, ...(consoleServer ? { console: consoleServer.url } : {}) });
 
