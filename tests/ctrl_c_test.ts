@@ -49,6 +49,7 @@ async function ctrlC(
       TERM: "dumb",
       ...ports,
       HOST: "127.0.0.1",
+      CONSOLE_PORT: "0",
       DATA_DIR: dataDir,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       EXECUTOR_SCHEDULE: "* * * * * *",
