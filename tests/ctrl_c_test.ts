@@ -50,6 +50,8 @@ async function ctrlC(
       ...ports,
       HOST: "127.0.0.1",
       CONSOLE_PORT: "0",
+      // script(1) gives the host a terminal, where logs are pretty by default; this test reads JSON.
+      LOG_FORMAT: "json",
       DATA_DIR: dataDir,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       EXECUTOR_SCHEDULE: "* * * * * *",
@@ -113,12 +115,13 @@ async function ctrlC(
     return { code: status.code, output, pidFileLeft, lastSpanExported, stopMs };
   } finally {
     await writer.close().catch(() => {});
-    await stderr.catch(() => {});
+    // Killed before its stderr is awaited: a host still running would hold stderr open forever.
     try {
       child.kill("SIGKILL");
     } catch {
       // exited
     }
+    await stderr.catch(() => {});
     await child.status;
     await receiver.stop();
   }
