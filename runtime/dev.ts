@@ -18,13 +18,20 @@
  * ```
  * @module
  */
+import { LOG_FORMATS, type LogFormat } from "./config.ts";
 import { createLogger } from "./log.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const WATCHED = ["runtime", "functions", "deno.json"].map((path) => `${root}${path}`);
 const RELEVANT = /\.(ts|tsx|json)$/;
 const DEBOUNCE_MS = 200;
-const log = createLogger({ service: "dev", level: "info" });
+const format = Deno.env.get("LOG_FORMAT")?.trim().toLowerCase() as LogFormat | undefined;
+// The host checks LOG_FORMAT and says what is wrong with it; the supervisor only follows it.
+const log = createLogger({
+  service: "dev",
+  level: "info",
+  format: format && LOG_FORMATS.includes(format) ? format : undefined,
+});
 
 /** The host process while it runs. */
 let child: Deno.ChildProcess | undefined;

@@ -37,7 +37,7 @@ try {
   throw error;
 }
 
-const log = createLogger({ service: "host", level: config.logLevel });
+const log = createLogger({ service: "host", level: config.logLevel, format: config.logFormat });
 globalThis.addEventListener("unhandledrejection", reportUnhandledRejections(log));
 
 // An uncaught exception still ends the process, but not before the log lines queued before it.
