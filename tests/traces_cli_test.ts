@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { waitFor } from "../testing/wait.ts";
 import { startTestHost } from "./_harness.ts";
 import type { TraceDetail } from "../runtime/console/model.ts";
+import { ConsoleStore } from "../runtime/console/store.ts";
+import { serveConsole } from "../runtime/console/server.ts";
+import { FixtureReader } from "../runtime/console/pages/_fixture.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -119,3 +122,79 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "deno task traces --follow waits for a console that restarts, then goes on",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const store = new ConsoleStore({ notifyDelayMs: 10 });
+    const recorded = new FixtureReader({ ticks: 2 });
+    const port = await freePort();
+    let server = serveConsole({ store, hostname: "127.0.0.1", port });
+    const child = traces(["--url", server.url, "--follow", "--settle-ms", "100"]).spawn();
+    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let stdout = "";
+    let stderr = "";
+    const read = async (
+      reader: ReadableStreamDefaultReader<string>,
+      append: (text: string) => void,
+      done: () => boolean,
+      what: string,
+    ) => {
+      const until = Date.now() + 15_000;
+      while (!done()) {
+        assert.ok(Date.now() < until, `timed out waiting for ${what}`);
+        const { value, done: ended } = await reader.read();
+        if (ended) throw new Error(`the command ended before ${what}`);
+        append(value);
+      }
+    };
+    const add = (traceId: string) => {
+      for (const span of recorded.spans.filter((s) => s.traceId === traceId)) store.addSpan(span);
+    };
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 800)); // connected to the events
+      const [first, second] = [...new Set(recorded.spans.map((span) => span.traceId))];
+      add(first);
+      await read(out, (t) => stdout += t, () => stdout.includes(first), "the first trace");
+
+      const stopping = Date.now();
+      await server.stop();
+      assert.ok(Date.now() - stopping < 2000, "stopping does not wait for open event streams");
+      await read(
+        err,
+        (t) => stderr += t,
+        () => /waiting for it to come back/.test(stderr),
+        "the warning",
+      );
+      server = serveConsole({ store, hostname: "127.0.0.1", port });
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // reconnected
+      add(second);
+      await read(
+        out,
+        (t) => stdout += t,
+        () => stdout.includes(second),
+        "the trace after the restart",
+      );
+    } finally {
+      child.kill("SIGINT");
+      await child.status;
+      out.releaseLock();
+      err.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+      await server.stop();
+      store.close();
+    }
+  },
+});
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  await Promise.resolve();
+  return port;
+}

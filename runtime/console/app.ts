@@ -65,6 +65,8 @@ export interface ConsoleAppOptions {
   readonly maxIngestBytes?: number;
   /** How often an idle event stream gets a keep-alive comment (default 15 s). */
   readonly heartbeatMs?: number;
+  /** Ends every open event stream when aborted, so the server can stop without waiting on them. */
+  readonly closing?: AbortSignal;
 }
 
 /** Builds the app. */
@@ -96,7 +98,10 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
   app.get("/api/metrics", (c) => c.json(reader.metrics()));
   app.get("/api/functions", (c) => c.json(reader.functions()));
   app.get("/api/stats", (c) => c.json(reader.stats()));
-  app.get("/api/events", (c) => events(c, reader, options.heartbeatMs ?? 15_000));
+  app.get(
+    "/api/events",
+    (c) => events(c, reader, options.heartbeatMs ?? 15_000, options.closing),
+  );
 
   const actions = options.actions;
   if (actions) {
@@ -135,7 +140,12 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
 }
 
 /** Server-sent events: one `event: <type>` message per {@linkcode ConsoleEvent}. */
-function events(c: Context, reader: ConsoleReader, heartbeatMs: number): Response {
+function events(
+  c: Context,
+  reader: ConsoleReader,
+  heartbeatMs: number,
+  closing?: AbortSignal,
+): Response {
   return streamSSE(c, async (stream) => {
     const queue: ConsoleEvent[] = [];
     let wake: (() => void) | undefined;
@@ -149,9 +159,11 @@ function events(c: Context, reader: ConsoleReader, heartbeatMs: number): Respons
       unsubscribe();
       wake?.();
     });
+    const close = () => wake?.();
+    closing?.addEventListener("abort", close);
     try {
       await stream.writeSSE({ event: "stats", data: JSON.stringify(reader.stats()) });
-      while (!stream.aborted && !stream.closed) {
+      while (!stream.aborted && !stream.closed && !closing?.aborted) {
         const event = queue.shift();
         if (event) {
           await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
@@ -163,9 +175,12 @@ function events(c: Context, reader: ConsoleReader, heartbeatMs: number): Respons
         });
         await timer;
         wake = undefined;
-        if (queue.length === 0 && !stream.aborted) await stream.write(": keep-alive\n\n");
+        if (queue.length === 0 && !stream.aborted && !closing?.aborted) {
+          await stream.write(": keep-alive\n\n");
+        }
       }
     } finally {
+      closing?.removeEventListener("abort", close);
       unsubscribe();
     }
   });

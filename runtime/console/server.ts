@@ -52,7 +52,10 @@ export function randomToken(): string {
 export function serveConsole(options: ServeConsoleOptions): ConsoleServer {
   const loopback = isLoopback(options.hostname);
   const token = loopback ? undefined : options.token ?? randomToken();
+  // Open event streams (a browser tab, deno task traces --follow) end when the console stops.
+  const closing = new AbortController();
   const app = createConsoleApp({
+    closing: closing.signal,
     reader: options.store,
     sink: options.store,
     actions: options.actions,
@@ -81,6 +84,9 @@ export function serveConsole(options: ServeConsoleOptions): ConsoleServer {
     endpoint: base,
     port,
     ...(token ? { token } : {}),
-    stop: () => server.shutdown(),
+    stop: () => {
+      closing.abort();
+      return server.shutdown();
+    },
   };
 }

@@ -258,7 +258,14 @@ export async function run(
       }
     }
     if (!options.follow) return 0;
-    await follow(client, options, printed, print, io.signal ?? new AbortController().signal);
+    await follow(
+      client,
+      options,
+      printed,
+      print,
+      io.signal ?? new AbortController().signal,
+      (text) => io.error(text),
+    );
     return 0;
   } catch (error) {
     if (io.signal?.aborted) return 0;
@@ -267,13 +274,17 @@ export async function run(
   }
 }
 
-/** Prints each new trace once no event has changed it for `settleMs`. */
+/**
+ * Prints each new trace once no event has changed it for `settleMs`. A console that goes away
+ * (a restart of `deno task dev`) is waited for, as `tail -F` waits for its file.
+ */
 async function follow(
   client: ConsoleClient,
   options: TracesOptions,
   printed: Set<string>,
   print: (detail: TraceDetail) => void,
   signal: AbortSignal,
+  warn: (text: string) => void,
 ): Promise<void> {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   let failure: Error | undefined;
@@ -289,12 +300,24 @@ async function follow(
       failure = error as Error;
     }
   };
+  let waiting = false;
   try {
-    for await (const item of client.traceEvents(signal)) {
-      if (failure) throw failure;
-      if (printed.has(item.traceId)) continue;
-      clearTimeout(timers.get(item.traceId));
-      timers.set(item.traceId, setTimeout(() => settle(item), options.settleMs));
+    while (!signal.aborted) {
+      try {
+        for await (const item of client.traceEvents(signal)) {
+          if (waiting) warn("console is back\n");
+          waiting = false;
+          if (failure) throw failure;
+          if (printed.has(item.traceId)) continue;
+          clearTimeout(timers.get(item.traceId));
+          timers.set(item.traceId, setTimeout(() => settle(item), options.settleMs));
+        }
+      } catch (error) {
+        if (signal.aborted || error === failure) throw error;
+        if (!waiting) warn(`${(error as Error).message}; waiting for it to come back\n`);
+        waiting = true;
+      }
+      if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   } finally {
     for (const timer of timers.values()) clearTimeout(timer);
