@@ -43,6 +43,7 @@ import type { PageMount } from "./console/app.ts";
 import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
 import { hostActions, type HostedService, hostFunctions } from "./console/host_bridge.ts";
 import { mountPages } from "./console/pages/mod.ts";
+import { isLoopback } from "./console/guard.ts";
 import { type ConsoleServer, serveConsole } from "./console/server.ts";
 import { ConsoleStore } from "./console/store.ts";
 import type { Bus, Subscription } from "./messaging/bus.ts";
@@ -147,7 +148,24 @@ async function start(
   const hosted: HostedService[] = [];
   const consoleServer = consoleStore?.serve(hostActions(hosted));
   consoleStore?.store.setFunctionsSource(hostFunctions(hosted));
-  const { telemetry } = config;
+  // Exporting to this host's own console would show every span and log record twice.
+  const own = consoleServer ? new URL(consoleServer.endpoint).port : undefined;
+  const isOwn = (url: string) => {
+    const target = new URL(url);
+    return own !== undefined && target.port === own && isLoopback(target.hostname);
+  };
+  const telemetry = {
+    ...config.telemetry,
+    exportTraces: config.telemetry.exportTraces && !isOwn(config.telemetry.tracesEndpoint),
+    exportLogs: config.telemetry.exportLogs && !isOwn(config.telemetry.logsEndpoint),
+  };
+  if (
+    telemetry.exportTraces !== config.telemetry.exportTraces ||
+    telemetry.exportLogs !== config.telemetry.exportLogs
+  ) {
+    log.warn("OTEL_EXPORTER_OTLP_ENDPOINT is this host's own console; not exporting there too");
+  }
+  const telemetryConfig = telemetry;
   const exported = {
     ...(telemetry.exportTraces ? { traces: telemetry.tracesEndpoint } : {}),
     ...(telemetry.exportLogs ? { logs: telemetry.logsEndpoint } : {}),
@@ -177,7 +195,7 @@ async function start(
     };
     const telemetry = createServiceTelemetry(
       definition.name,
-      config,
+      { ...config, telemetry: telemetryConfig },
       exportStatus,
       options.write,
       capture,

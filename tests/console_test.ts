@@ -14,6 +14,7 @@ import type {
 import { waitFor } from "../testing/wait.ts";
 import { testEachBackend, type TestHost } from "./_harness.ts";
 import { startTestHost } from "./_harness.ts";
+import { freePort } from "../testing/port.ts";
 
 async function api<T>(test: TestHost, path: string): Promise<T> {
   const response = await fetch(`${test.host.console!.endpoint}${path}`);
@@ -156,4 +157,30 @@ testEachBackend("console: the flow through the JSON API", async (suite) => {
   } finally {
     await test.stop();
   }
+});
+
+Deno.test({
+  name: "console: an OTLP endpoint naming the host's own console is not exported to twice",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const port = String(freePort());
+    const test = await startTestHost({
+      services: ["executor"],
+      env: { CONSOLE_PORT: port, OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${port}` },
+    });
+    try {
+      assert.ok(test.logs.some((line) => line.includes("this host's own console")));
+      const { traces } = await waitFor("a cron trace", async () => {
+        const body = await api<{ traces: TraceListItem[] }>(test, "/api/traces?service=executor");
+        return body.traces.length > 0 ? body : undefined;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const detail = await api<TraceDetail>(test, `/api/traces/${traces[0].traceId}`);
+      const logs = detail.logs.map((log) => `${log.spanId} ${log.body}`);
+      assert.equal(new Set(logs).size, logs.length, `each log record once: ${logs.join("; ")}`);
+    } finally {
+      await test.stop();
+    }
+  },
 });
