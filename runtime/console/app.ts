@@ -169,11 +169,13 @@ function events(
           await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
           continue;
         }
-        const timer = new Promise<void>((resolve) => {
+        let heartbeat: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, heartbeatMs);
+          heartbeat = setTimeout(resolve, heartbeatMs);
         });
-        await timer;
+        // Woken by an event: its heartbeat timer goes, or a busy stream would pile them up.
+        clearTimeout(heartbeat);
         wake = undefined;
         if (queue.length === 0 && !stream.aborted && !closing?.aborted) {
           await stream.write(": keep-alive\n\n");
