@@ -84,7 +84,7 @@ export function TraceFilters(
         <input
           name="attr"
           value={q("attr")}
-          placeholder="key:value, e.g. messaging.kafka.message.key:0b6f…"
+          placeholder="key:value, e.g. message_id:0b6f… (span attributes and log fields)"
           size={30}
         />
       </label>
