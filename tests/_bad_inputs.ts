@@ -19,6 +19,8 @@ export interface BadRequest {
   readonly init: RequestInit;
   /** Whether the answer must carry a JSON `{error}` (the HTTP parser's own 400 carries none). */
   readonly jsonError: boolean;
+  /** The exact status the answer must have, where one is required, and methods `Allow` names. */
+  readonly expect?: { readonly status: number; readonly allow?: readonly string[] };
 }
 
 /** A deterministic generator (mulberry32), so a failing case can be replayed. */
@@ -235,7 +237,9 @@ export function badRequests(
       });
     }
     for (const method of ["GET", "PUT", "DELETE", "PATCH"]) {
-      cases.push({ name: `method ${method}`, url, init: { method }, jsonError: true });
+      // GET may match another route (app3's GET /Message/:id): any 4xx then.
+      const expect = method === "GET" ? undefined : { status: 405, allow: ["POST"] };
+      cases.push({ name: `method ${method}`, url, init: { method }, jsonError: true, expect });
     }
     cases.push({
       name: "headers over the host's limit",
@@ -246,6 +250,7 @@ export function badRequests(
         body: '{"content":"x"}',
       },
       jsonError: true,
+      expect: { status: 431 },
     });
     cases.push({
       name: "headers over the HTTP parser's limit",
@@ -257,6 +262,24 @@ export function badRequests(
       },
       jsonError: false,
     });
+  }
+  for (const base of Object.values(urls).filter((url): url is string => Boolean(url))) {
+    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      cases.push({
+        name: `method POST on ${path}`,
+        url: `${base}${path}`,
+        init: { method: "POST" },
+        jsonError: true,
+        expect: { status: 405, allow: ["GET", "HEAD"] },
+      });
+      cases.push({
+        name: `headers over the host's limit on ${path}`,
+        url: `${base}${path}`,
+        init: { headers: { "x-padding": "a".repeat(20_000) } },
+        jsonError: true,
+        expect: { status: 431 },
+      });
+    }
   }
   for (const base of [urls.app3, urls.app4].filter((url): url is string => Boolean(url))) {
     BAD_PATH_IDS.forEach((id) =>

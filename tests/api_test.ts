@@ -144,6 +144,14 @@ Deno.test({
               failures.push(
                 `${where}: ${response.status} without a JSON error: ${text.slice(0, 80)}`,
               );
+            } else if (bad.expect && response.status !== bad.expect.status) {
+              failures.push(`${where}: ${response.status}, expected ${bad.expect.status}`);
+            } else if (
+              bad.expect?.allow?.some((method) =>
+                !(response.headers.get("allow") ?? "").split(", ").includes(method)
+              )
+            ) {
+              failures.push(`${where}: Allow ${response.headers.get("allow")}`);
             }
           }),
         );

@@ -1,20 +1,22 @@
 /**
- * How failures become responses: a JSON `{error}` body always; 4xx for what the caller sent,
- * 503 with `Retry-After` when a dependency is down, 500 (logged, on the span) for bugs.
+ * How failures become responses: a JSON `{error}` body always; 4xx for what the caller sent
+ * (405 with `Allow` for a wrong method), 503 with `Retry-After` when a dependency is down, 500
+ * (logged, on the span) for bugs; and a log line for every failed request.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
  * import { createLogger } from "../log.ts";
- * import { handleErrors, notFound } from "./errors.ts";
- * const app = new Hono();
- * app.onError(handleErrors(createLogger({ service: "app1", level: "info" })));
- * app.notFound(notFound);
+ * import { handleErrors, logFailures, unmatched } from "./errors.ts";
+ * const log = createLogger({ service: "app1", level: "info" });
+ * const app = new Hono().use("*", logFailures(log));
+ * app.onError(handleErrors(log));
+ * app.notFound(unmatched(app));
  * ```
  * @module
  */
 import { trace } from "@opentelemetry/api";
-import type { ErrorHandler, NotFoundHandler } from "hono";
+import type { ErrorHandler, Hono, MiddlewareHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DependencyMisconfiguredError, DependencyUnavailableError, errorType } from "../errors.ts";
 import type { Logger } from "../function.ts";
@@ -55,6 +57,56 @@ export function handleErrors(log: Logger): ErrorHandler {
   };
 }
 
-/** A JSON 404 naming the method and path that matched nothing. */
-export const notFound: NotFoundHandler = (c) =>
-  c.json({ error: `no function for ${c.req.method} ${c.req.path}` }, 404);
+/**
+ * What answers a request no route matched: a JSON 405 with `Allow` when the path has routes for
+ * other methods (HEAD wherever GET is), else a JSON 404 naming the method and path. The routes
+ * are read from `app` on first use, once all are registered.
+ */
+export function unmatched(app: Hono): NotFoundHandler {
+  let routes: Array<{ method: string; pattern: URLPattern }> | undefined;
+  return (c) => {
+    routes ??= app.routes
+      .filter((route) => route.method !== "ALL" && !route.path.includes("*"))
+      .map((route) => ({
+        method: route.method,
+        pattern: new URLPattern({ pathname: route.path }),
+      }));
+    const path = c.req.path;
+    const allowed = [
+      ...new Set(
+        routes.filter((route) => route.pattern.test({ pathname: path })).map((r) => r.method),
+      ),
+    ];
+    if (allowed.length === 0) {
+      return c.json({ error: `no function for ${c.req.method} ${path}` }, 404);
+    }
+    if (allowed.includes("GET") && !allowed.includes("HEAD")) allowed.push("HEAD");
+    c.header("Allow", allowed.join(", "));
+    return c.json({
+      error: `${c.req.method} is not allowed on ${path}; use ${allowed.join(" or ")}`,
+    }, 405);
+  };
+}
+
+/**
+ * Logs each answered request that failed, without bodies: 5xx at warn (unless an exception was
+ * already logged where it was handled), 404 and 405 at debug, other 4xx at info. Inside the
+ * SERVER span, so the line carries its trace id.
+ */
+export function logFailures(log: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    if (status < 400) return;
+    if (c.error !== undefined && !(c.error instanceof HTTPException)) return; // handleErrors said it
+    const level = status >= 500 ? "warn" : status === 404 || status === 405 ? "debug" : "info";
+    log[level]("request failed", {
+      method: c.req.method,
+      route: c.req.routePath === "/*" ? undefined : c.req.routePath,
+      path: c.req.path,
+      status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  };
+}

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { memoryTelemetry } from "../_test_util.ts";
 import { DependencyUnavailableError, PermanentError } from "../errors.ts";
-import { handleErrors, notFound, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { handleErrors, logFailures, RETRY_AFTER_SECONDS, unmatched } from "./errors.ts";
 
 function appThrowing(error: unknown) {
   const telemetry = memoryTelemetry("app3");
@@ -13,7 +13,7 @@ function appThrowing(error: unknown) {
     throw error;
   });
   app.onError(handleErrors(telemetry.log));
-  app.notFound(notFound);
+  app.notFound(unmatched(app));
   return { app, telemetry };
 }
 
@@ -88,9 +88,70 @@ Deno.test("handleErrors: the active span gets the error recorded", async () => {
   assert.equal(span.events[0].name, "exception");
 });
 
-Deno.test("notFound: a JSON 404 naming the method and path", async () => {
+Deno.test("unmatched: a JSON 404 naming the method and path that match no route", async () => {
   const { app } = appThrowing(new Error("unused"));
   const response = await app.request("/Message/abc?q=1", { method: "PUT" });
   assert.equal(response.status, 404);
+  assert.equal(response.headers.get("allow"), null);
   assert.deepEqual(await response.json(), { error: "no function for PUT /Message/abc" });
+});
+
+Deno.test("unmatched: a wrong method on a known path is a JSON 405 with Allow", async () => {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("*", (_, next) => next());
+  app.route(
+    "/",
+    new Hono().post("/Message", (c) => c.json({})).get("/Message/:id", (c) => c.json({})),
+  );
+  app.notFound(unmatched(app));
+  for (
+    const [method, path, allow] of [
+      ["GET", "/Message", "POST"],
+      ["DELETE", "/Message", "POST"],
+      ["POST", "/Message/8c1f", "GET, HEAD"],
+      ["POST", "/healthz", "GET, HEAD"],
+    ]
+  ) {
+    const response = await app.request(path, { method });
+    assert.equal(response.status, 405, `${method} ${path}`);
+    assert.equal(response.headers.get("allow"), allow);
+    assert.equal(
+      (await response.json()).error,
+      `${method} is not allowed on ${path}; use ${allow.replace(", ", " or ")}`,
+    );
+  }
+  assert.equal((await app.request("/Message/a/b", { method: "POST" })).status, 404);
+});
+
+Deno.test("logFailures: a line per failed request, without bodies, at a level by status", async () => {
+  const telemetry = memoryTelemetry("app3");
+  const app = new Hono();
+  app.use("*", logFailures(telemetry.log));
+  app.post("/ok", (c) => c.json({}, 201));
+  app.post("/bad", (c) => c.json({ error: "content must be a string: secret-body" }, 400));
+  app.post("/conflict", (c) => c.json({ error: "exists" }, 409));
+  app.post("/gateway", (c) => c.json({ error: "app3 failed" }, 502));
+  app.post("/bug", () => {
+    throw new RangeError("boom");
+  });
+  app.notFound(unmatched(app));
+  app.onError(handleErrors(telemetry.log));
+  for (const path of ["/ok", "/bad", "/conflict", "/gateway", "/bug", "/nope"]) {
+    await (await app.request(path, { method: "POST", body: "secret-body" })).body?.cancel();
+  }
+  await (await app.request("/ok", { method: "GET" })).body?.cancel();
+  const lines = telemetry.records.map((r) => [r.level, r.message, r.path, r.status]);
+  assert.deepEqual(lines, [
+    ["info", "request failed", "/bad", 400],
+    ["info", "request failed", "/conflict", 409],
+    ["warn", "request failed", "/gateway", 502],
+    ["error", "unhandled error", undefined, undefined], // logged once, where it was handled
+    ["debug", "request failed", "/nope", 404],
+    ["debug", "request failed", "/ok", 405],
+  ]);
+  assert.ok(!JSON.stringify(telemetry.records).includes("secret-body"));
+  assert.equal(telemetry.records[0].method, "POST");
+  assert.equal(telemetry.records[0].route, "/bad");
+  assert.equal(typeof telemetry.records[0].duration_ms, "number");
 });

@@ -29,7 +29,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Readiness } from "../health.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
-import { handleErrors, notFound } from "./errors.ts";
+import { handleErrors, logFailures, unmatched } from "./errors.ts";
 import { traceRequests } from "./tracing.ts";
 
 /** What a service app is made of. */
@@ -78,24 +78,27 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
   const { telemetry, readiness, maxBodyBytes } = options;
   const { registerMetrics } = prometheus({ registry: telemetry.metrics.registry });
   const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
+  // The header limit covers the operational endpoints too; they stay untraced.
+  const headerLimit = limitHeaders(MAX_HEADER_BYTES);
+  app.get("/healthz", headerLimit, (c) => c.json({ status: "ok" }));
+  app.get("/readyz", headerLimit, async (c) => {
     const report = await readiness.check();
     return c.json(report, report.ready ? 200 : 503);
   });
-  app.get("/metrics", async (c) => {
+  app.get("/metrics", headerLimit, async (c) => {
     const registry = telemetry.metrics.registry;
     return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
   });
   app.use(
     "*",
     traceRequests(telemetry.tracer),
+    logFailures(telemetry.log),
     registerMetrics,
-    limitHeaders(MAX_HEADER_BYTES),
+    headerLimit,
     limitBody(maxBodyBytes),
   );
   if (options.functions) app.route("/", options.functions);
-  app.notFound(notFound);
+  app.notFound(unmatched(app));
   app.onError(handleErrors(telemetry.log));
   return app;
 }

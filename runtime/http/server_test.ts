@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { memoryTelemetry } from "../_test_util.ts";
 import { DependencyUnavailableError } from "../errors.ts";
 import { type Check, Readiness } from "../health.ts";
-import { createServiceApp } from "./server.ts";
+import { createServiceApp, MAX_HEADER_BYTES } from "./server.ts";
 
 function serviceApp(checks: Record<string, Check> = {}, maxBodyBytes = 256) {
   const telemetry = memoryTelemetry("app1");
@@ -135,4 +135,54 @@ Deno.test("createServiceApp: a streamed body over the limit is a JSON 413 too", 
   });
   assert.equal(response.status, 413);
   assert.deepEqual(await response.json(), { error: "request body exceeds 256 bytes" });
+});
+
+Deno.test("createServiceApp: headers over the limit are a JSON 431 everywhere, operational endpoints too", async () => {
+  const { app } = serviceApp();
+  const headers = { "x-padding": "a".repeat(MAX_HEADER_BYTES) };
+  for (
+    const [method, path] of [
+      ["GET", "/healthz"],
+      ["GET", "/readyz"],
+      ["GET", "/metrics"],
+      ["GET", "/Message/1"],
+      ["POST", "/Message"],
+    ]
+  ) {
+    const response = await app.request(path, {
+      method,
+      headers,
+      body: method === "POST" ? "{}" : undefined,
+    });
+    assert.equal(response.status, 431, `${method} ${path}`);
+    assert.deepEqual(await response.json(), {
+      error: `request headers exceed ${MAX_HEADER_BYTES} bytes`,
+    });
+  }
+});
+
+Deno.test("createServiceApp: a wrong method is a JSON 405 with Allow, logged at debug", async () => {
+  const { app, telemetry } = serviceApp();
+  for (
+    const [method, path, allow] of [
+      ["POST", "/healthz", "GET, HEAD"],
+      ["DELETE", "/metrics", "GET, HEAD"],
+      ["GET", "/Message", "POST"],
+      ["PUT", "/Message/1", "GET, HEAD"],
+    ]
+  ) {
+    const response = await app.request(path, { method });
+    assert.equal(response.status, 405, `${method} ${path}`);
+    assert.equal(response.headers.get("allow"), allow);
+    assert.match((await response.json()).error, /is not allowed/);
+  }
+  assert.equal((await app.request("/nothing")).status, 404);
+  const logged = telemetry.records.filter((r) => r.message === "request failed");
+  assert.deepEqual(logged.map((r) => [r.level, r.status]), [
+    ["debug", 405],
+    ["debug", 405],
+    ["debug", 405],
+    ["debug", 405],
+    ["debug", 404],
+  ]);
 });

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { memoryTelemetry } from "../_test_util.ts";
-import { handleErrors, notFound } from "./errors.ts";
+import { handleErrors, unmatched } from "./errors.ts";
 import { traceRequests } from "./tracing.ts";
 
 const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -26,7 +26,7 @@ function tracedApp() {
   const app = new Hono();
   app.use("*", traceRequests(telemetry.tracer));
   app.route("/", functions);
-  app.notFound(notFound);
+  app.notFound(unmatched(app));
   app.onError(handleErrors(telemetry.log));
   return { app, telemetry };
 }
@@ -103,9 +103,10 @@ Deno.test("traceRequests: unmatched routes keep a method-only name and no http.r
   assert.equal(span.attributes["url.path"], "/nothing/here");
   assert.equal(span.attributes["http.response.status_code"], 404);
   assert.equal(span.status.code, SpanStatusCode.UNSET, "a 404 is the caller's error");
-  // A known path with the wrong method does not match either.
+  // A known path with the wrong method does not match either: a 405, no route.
   await app.request("http://localhost/Message", { method: "GET" });
-  assert.equal(telemetry.span("GET").attributes["http.response.status_code"], 404);
+  assert.equal(telemetry.span("GET").attributes["http.response.status_code"], 405);
+  assert.equal(telemetry.span("GET").attributes["http.route"], undefined);
 });
 
 Deno.test("traceRequests: a 5xx response marks the span ERROR with error.type", async () => {
