@@ -11,6 +11,7 @@
  * @module
  */
 import { Cron } from "croner";
+import { redactUrls } from "./redact.ts";
 
 /** The services of the seed, in start order (sinks first, the executor last). */
 export const SERVICE_NAMES = ["app4", "app3", "app2", "app1", "executor"] as const;
@@ -153,7 +154,9 @@ export function loadConfig(
     const raw = read(name);
     if (raw === undefined) return undefined;
     if (!isUrl(raw, ["http:", "https:"])) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an http:// or https:// URL`);
+      problems.push(
+        `${name}=${JSON.stringify(redactUrls(raw))} must be an http:// or https:// URL`,
+      );
       return undefined;
     }
     return raw.replace(/\/+$/, "");
@@ -346,14 +349,18 @@ function parseTelemetry(
   const base = (read("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318").replace(/\/+$/, "");
   if (!isUrl(base, ["http:", "https:"])) {
     problems.push(
-      `OTEL_EXPORTER_OTLP_ENDPOINT=${JSON.stringify(base)} must be an http:// or https:// URL`,
+      `OTEL_EXPORTER_OTLP_ENDPOINT=${
+        JSON.stringify(redactUrls(base))
+      } must be an http:// or https:// URL`,
     );
   }
   const endpoint = (name: string, path: string): string => {
     const url = read(name);
     if (url === undefined) return `${base}${path}`;
     if (!isUrl(url, ["http:", "https:"])) {
-      problems.push(`${name}=${JSON.stringify(url)} must be an http:// or https:// URL`);
+      problems.push(
+        `${name}=${JSON.stringify(redactUrls(url))} must be an http:// or https:// URL`,
+      );
     }
     return url;
   };
@@ -382,12 +389,14 @@ function parseTelemetry(
 
 /** Checks a W3C-baggage-like `key=value,key2=value2` list, which the SDK would half-read. */
 function checkKeyValues(name: string, raw: string | undefined, problems: string[]): void {
-  for (const pair of raw?.split(",") ?? []) {
+  const pairs = raw?.split(",") ?? [];
+  for (const [index, pair] of pairs.entries()) {
     if (pair.trim() === "") continue;
     const at = pair.indexOf("=");
     const key = at > 0 ? pair.slice(0, at).trim() : "";
     if (key === "") {
-      problems.push(`${name} has an entry without key=value: ${JSON.stringify(pair.trim())}`);
+      // Never the entry itself: a header entry is often a token that lost its key.
+      problems.push(`${name} entry ${index + 1} of ${pairs.length} is not key=value`);
       continue;
     }
     try {

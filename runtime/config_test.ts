@@ -283,13 +283,27 @@ Deno.test("loadConfig: well-formed OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OT
 
 Deno.test("loadConfig: malformed key=value lists are reported entry by entry", () => {
   assert.deepEqual(problemsOf({ OTEL_RESOURCE_ATTRIBUTES: "a=1,standalone,=orphan" }), [
-    'OTEL_RESOURCE_ATTRIBUTES has an entry without key=value: "standalone"',
-    'OTEL_RESOURCE_ATTRIBUTES has an entry without key=value: "=orphan"',
+    "OTEL_RESOURCE_ATTRIBUTES entry 2 of 3 is not key=value",
+    "OTEL_RESOURCE_ATTRIBUTES entry 3 of 3 is not key=value",
   ]);
   assert.deepEqual(problemsOf({ OTEL_RESOURCE_ATTRIBUTES: "k=%E0%A4%A" }), [
     'OTEL_RESOURCE_ATTRIBUTES entry "k" is not valid percent-encoding',
   ]);
   assertOneProblem({ OTEL_EXPORTER_OTLP_HEADERS: "novalue" }, "OTEL_EXPORTER_OTLP_HEADERS");
+});
+
+Deno.test("loadConfig: a malformed secret is never echoed in the problems", () => {
+  // A header entry that lost its key is usually the token itself.
+  const problems = problemsOf({
+    OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=a,Bearer s3cret-token",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "ftp://user:s3cret-pass@collector:4318",
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "collector?api-key=s3cret-key",
+    APP3_URL: "ws://svc:s3cret-app@app3",
+  });
+  assert.equal(problems.length, 4, problems.join("\n"));
+  assert.ok(problems.every((problem) => !problem.includes("s3cret")), problems.join("\n"));
+  assert.ok(problems.includes("OTEL_EXPORTER_OTLP_HEADERS entry 2 of 2 is not key=value"));
+  assert.ok(problems.some((p) => p.includes('"ftp://***@collector:4318"')), problems.join("\n"));
 });
 
 Deno.test("loadConfig: LOG_LEVEL must be a known level", () => {

@@ -39,6 +39,7 @@ import { type Check, Readiness } from "./health.ts";
 import { createTracedFetch } from "./http/fetch.ts";
 import { createServiceApp } from "./http/server.ts";
 import { createLogger } from "./log.ts";
+import { redactUrls } from "./redact.ts";
 import type { PageMount } from "./console/app.ts";
 import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
 import { hostActions, type HostedService, hostFunctions } from "./console/host_bridge.ts";
@@ -167,8 +168,8 @@ async function start(
   }
   const telemetryConfig = telemetry;
   const exported = {
-    ...(telemetry.exportTraces ? { traces: telemetry.tracesEndpoint } : {}),
-    ...(telemetry.exportLogs ? { logs: telemetry.logsEndpoint } : {}),
+    ...(telemetry.exportTraces ? { traces: redactUrls(telemetry.tracesEndpoint) } : {}),
+    ...(telemetry.exportLogs ? { logs: redactUrls(telemetry.logsEndpoint) } : {}),
   };
   log.info(
     telemetry.disabled

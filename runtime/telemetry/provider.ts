@@ -42,6 +42,7 @@ import type { Config, LogLevel } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
 import type { Logger } from "../function.ts";
 import { createLogger, type LogRecord } from "../log.ts";
+import { redactUrls } from "../redact.ts";
 import { BoundedBatcher } from "./batcher.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 
@@ -78,14 +79,14 @@ export class ExportStatus {
     const key = `${signal} ${endpoint}`;
     if (result.code === ExportResultCode.SUCCESS) {
       if (this.#failing.delete(key)) {
-        this.report("info", "OTLP export recovered", { signal, endpoint });
+        this.report("info", "OTLP export recovered", { signal, endpoint: redactUrls(endpoint) });
       }
     } else if (!this.#failing.has(key)) {
       this.#failing.add(key);
       this.report("warn", "OTLP export failing; dropping and counting in otel_dropped_total", {
         signal,
-        endpoint,
-        error: result.error?.message ?? "unknown",
+        endpoint: redactUrls(endpoint),
+        error: redactUrls(result.error?.message ?? "unknown"),
       });
     }
   }

@@ -98,6 +98,20 @@ Deno.test("ExportStatus: reports once when an endpoint starts failing and once w
   assert.equal(reports[2][2].error, "unknown");
 });
 
+Deno.test("ExportStatus: endpoints and errors are reported without credentials", () => {
+  const reports: Array<Record<string, unknown>> = [];
+  const status = new ExportStatus((_level, _message, fields) => reports.push(fields));
+  const endpoint = "https://tenant:s3cret@otlp.example/v1/traces?api-key=s3cret";
+  status.record("traces", endpoint, {
+    code: ExportResultCode.FAILED,
+    error: new Error(`POST ${endpoint} failed: 401`),
+  });
+  status.record("traces", endpoint, { code: ExportResultCode.SUCCESS });
+  assert.equal(reports.length, 2);
+  assert.ok(!JSON.stringify(reports).includes("s3cret"), JSON.stringify(reports));
+  assert.equal(reports[0].endpoint, "https://***@otlp.example/v1/traces?api-key=***");
+});
+
 Deno.test("ExportStatus: each signal and endpoint is tracked on its own", () => {
   const reports: string[] = [];
   const status = new ExportStatus((level, _message, fields) =>
