@@ -144,6 +144,8 @@ export interface ServiceDefinition<D extends Dependency = Dependency> {
   readonly http?: (ctx: FunctionContext<D>) => Hono;
   readonly consumers?: readonly KafkaFunction<D>[];
   readonly crons?: readonly CronFunction<D>[];
+  /** Topics its functions publish to; the host says at start when nothing it runs consumes one. */
+  readonly publishes?: readonly string[];
 }
 
 /** Declares a service, inferring its dependencies so its functions see only those clients. */

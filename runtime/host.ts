@@ -39,6 +39,7 @@ import { type Check, Readiness } from "./health.ts";
 import { createTracedFetch } from "./http/fetch.ts";
 import { createServiceApp } from "./http/server.ts";
 import { createLogger } from "./log.ts";
+import { errorType } from "./errors.ts";
 import { redactUrls } from "./redact.ts";
 import type { PageMount } from "./console/app.ts";
 import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
@@ -137,6 +138,7 @@ async function start(
     (line.startsWith("REDIS_URL") && needs("redis"))
   );
   log.info("starting host", { services: config.services });
+  reportUnconsumedTopics(config, definitions, selected, log);
   for (const line of embedded) log.info(line);
   if (embedded.length > 0) {
     stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
@@ -180,14 +182,11 @@ async function start(
     exported,
   );
 
-  const databaseUrl = needs("postgres") ? await startDatabase(config, log, stack) : undefined;
-  const bus = needs("kafka") ? await startBus(config, log, stack) : undefined;
-  const cacheEndpoint = needs("redis") ? await startCacheEndpoint(config, stack) : undefined;
-
   // Export outcomes arrive inside whatever span was active; the report belongs to no trace.
   const exportStatus = new ExportStatus((level, message, fields) =>
     context.with(ROOT_CONTEXT, () => log[level](message, fields))
   );
+  // Every port is bound before the slow starts (embedded PostgreSQL), so a clash fails at once.
   const running: RunningService[] = [];
   for (const definition of selected) {
     const capture = consoleStore?.store && {
@@ -206,6 +205,11 @@ async function start(
     running.push(service);
     stack.push(Phase.Servers, `${definition.name} HTTP server`, () => service.server.shutdown());
   }
+
+  const databaseUrl = needs("postgres") ? await startDatabase(config, log, stack) : undefined;
+  const bus = needs("kafka") ? await startBus(config, log, stack) : undefined;
+  const cacheEndpoint = needs("redis") ? await startCacheEndpoint(config, stack) : undefined;
+
   const urls = Object.fromEntries(running.map((service) => [service.name, service.url]));
   const app1Url = config.urls.app1 ?? urls.app1 ?? `http://localhost:${config.ports.app1}`;
   const functionConfig: FunctionConfig = {
@@ -416,20 +420,26 @@ function serve(
   config: Config,
 ): RunningService {
   let service: RunningService | undefined = undefined;
-  const server = Deno.serve({
-    hostname: config.hostname,
-    port: config.ports[definition.name],
-    onListen: () => {},
-    onError: (error) => {
-      telemetry.log.error("request failed outside the app", { error: error as Error });
-      return Response.json({ error: "internal error" }, { status: 500 });
-    },
-  }, (request) =>
-    service?.app?.fetch(request) ??
-      Response.json({ error: `${definition.name} is starting` }, {
-        status: 503,
-        headers: { "Retry-After": "1" },
-      }));
+  const port = config.ports[definition.name];
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.hostname,
+      port,
+      onListen: () => {},
+      onError: (error) => {
+        telemetry.log.error("request failed outside the app", { error: error as Error });
+        return Response.json({ error: "internal error" }, { status: 500 });
+      },
+    }, (request) =>
+      service?.app?.fetch(request) ??
+        Response.json({ error: `${definition.name} is starting` }, {
+          status: 503,
+          headers: { "Retry-After": "1" },
+        }));
+  } catch (error) {
+    throw listenError(error, definition.name, config.hostname, port);
+  }
   const host = ["0.0.0.0", "::", ""].includes(config.hostname)
     ? "127.0.0.1"
     : config.hostname.includes(":")
@@ -443,6 +453,67 @@ function serve(
     url: `http://${host}:${server.addr.port}`,
   };
   return service;
+}
+
+/**
+ * Says once, at start, which topics a service here publishes to that no service here consumes
+ * (e.g. `--service app1,app3`): fine against a broker the consumers share from other processes,
+ * a dead end with the embedded bus, which serves this process only.
+ */
+function reportUnconsumedTopics(
+  config: Config,
+  definitions: Definitions,
+  selected: readonly ServiceDefinition[],
+  log: ReturnType<typeof createLogger>,
+): void {
+  const consumed = new Set(selected.flatMap((d) => d.consumers?.map((fn) => fn.topic) ?? []));
+  for (const definition of selected) {
+    for (const topic of definition.publishes ?? []) {
+      if (consumed.has(topic)) continue;
+      const consumers = Object.values(definitions)
+        .filter((other) => other.consumers?.some((fn) => fn.topic === topic))
+        .map((other) => other.name);
+      const who = consumers.length > 0 ? consumers.join(", ") : "no known service";
+      if (config.kafka.kind === "embedded") {
+        log.warn(
+          `${definition.name} publishes to ${topic}, which no service in this process consumes ` +
+            `(${who} does); the embedded bus serves this process only, so those messages wait in ` +
+            `${config.kafka.dir} until a host running ${who} starts on this DATA_DIR. Run them ` +
+            `together, or point every process at the same KAFKA_BROKERS`,
+          { topic, publisher: definition.name, consumers },
+        );
+      } else {
+        log.info(
+          `${definition.name} publishes to ${topic}, which no service in this process consumes; ` +
+            `${who} must run in another process against the same KAFKA_BROKERS`,
+          { topic, publisher: definition.name, consumers },
+        );
+      }
+    }
+  }
+}
+
+/** Says which port of which service could not be bound, and what to change. */
+function listenError(error: unknown, service: ServiceName, hostname: string, port: number): Error {
+  const variable = `${service.toUpperCase()}_PORT`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new Error(
+      `${service} cannot listen on ${hostname}:${port}: the address is already in use (another ` +
+        `host?); stop what listens there or set ${variable} (0 picks a free port)`,
+      { cause: error },
+    );
+  }
+  if (
+    error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
+  ) {
+    return new Error(
+      `${service} cannot listen on ${hostname}:${port} (${
+        errorType(error)
+      }); check HOST and ${variable}`,
+      { cause: error },
+    );
+  }
+  return error as Error;
 }
 
 /** The context of a service's functions: only the clients its `uses` declares. */

@@ -12,6 +12,7 @@ import { message } from "./message.ts";
 export const app1 = defineService({
   name: "app1",
   uses: ["kafka"],
+  publishes: ["Purchase"],
   http: (ctx) =>
     new Hono()
       .post("/Message", message(ctx))

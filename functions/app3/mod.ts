@@ -15,6 +15,7 @@ export const app3 = defineService({
   name: "app3",
   uses: ["postgres", "kafka"],
   migrations,
+  publishes: ["Purchase2"],
   http: (ctx) =>
     new Hono()
       .post("/PostMessage", storeMessage(ctx))
