@@ -11,6 +11,7 @@
  * @module
  */
 import { Cron } from "croner";
+import { FSYNC_POLICIES, type FsyncPolicy } from "./file_sync.ts";
 import { redactUrls } from "./redact.ts";
 
 /** The services of the seed, in start order (sinks first, the executor last). */
@@ -94,6 +95,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly kafka: KafkaConfig;
   readonly redis: RedisConfig;
+  /** When the embedded bus and store sync their appends to disk (`EMBEDDED_FSYNC`). */
+  readonly embeddedFsync: FsyncPolicy;
   readonly cacheTtlSeconds: number;
   readonly maxBodyBytes: number;
   readonly kafkaMaxAttempts: number;
@@ -205,6 +208,13 @@ export function loadConfig(
     database: parseDatabase(read("DATABASE_URL"), dataDir, problems),
     kafka: parseKafka(read("KAFKA_BROKERS"), dataDir, problems),
     redis: parseRedis(read, dataDir, problems),
+    embeddedFsync: oneOf(
+      "EMBEDDED_FSYNC",
+      read("EMBEDDED_FSYNC")?.toLowerCase(),
+      FSYNC_POLICIES,
+      "interval",
+      problems,
+    ),
     cacheTtlSeconds: integer("CACHE_TTL_SECONDS", 86400, 1, 10 * 365 * 86400),
     maxBodyBytes: integer("MAX_BODY_BYTES", 64 * 1024, 256, 64 * 1024 * 1024),
     kafkaMaxAttempts: integer("KAFKA_MAX_ATTEMPTS", 5, 1, 100),

@@ -567,7 +567,7 @@ async function startBus(
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       batch: config.kafkaBatch,
     })
-    : await EmbeddedBus.open(config.kafka.dir);
+    : await EmbeddedBus.open(config.kafka.dir, { fsync: config.embeddedFsync });
   stack.push(Phase.Infrastructure, "message bus", () => bus.close());
   return bus;
 }
@@ -591,7 +591,10 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
     bridge = await startRestBridge(redisBackend(redis.url), { token });
   } else {
     server = { address: "embedded-store", port: 0 };
-    bridge = await startRestBridge(await openEmbeddedStore(redis.dir), { token });
+    bridge = await startRestBridge(
+      await openEmbeddedStore(redis.dir, undefined, config.embeddedFsync),
+      { token },
+    );
   }
   stack.push(Phase.Infrastructure, "Redis REST bridge", () => bridge.stop());
   return { url: bridge.url, token, server };

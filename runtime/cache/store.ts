@@ -3,7 +3,8 @@
  * in memory and journaled to a file so a restart (even after SIGKILL) finds what was written.
  * It answers what the cache client sends (`PING`, `GET`, `SET key value [EX seconds]`) with
  * Redis's replies and error texts. The journal is compacted on open and whenever it holds more
- * than twice as many lines as there are keys.
+ * than twice as many lines as there are keys. A write is answered once it is in the journal file;
+ * whether it is on the disk too (a crashed machine) is the `fsync` policy (`EMBEDDED_FSYNC`).
  *
  * @example
  * ```ts
@@ -15,6 +16,7 @@
  * ```
  * @module
  */
+import { FileSync, type FsyncPolicy } from "../file_sync.ts";
 import type { Backend, Command, Outcome } from "./bridge.ts";
 
 /** A key's value and when it expires (Unix ms; null for never). */
@@ -32,7 +34,12 @@ const expired = (entry: Entry | undefined, now: number) =>
   entry !== undefined && entry.expiresAt !== null && entry.expiresAt <= now;
 
 /** Opens the store kept in `dir`, replaying its journal; compacts past `compactAfter` lines. */
-export async function openEmbeddedStore(dir: string, compactAfter = 10_000): Promise<Backend> {
+export async function openEmbeddedStore(
+  dir: string,
+  compactAfter = 10_000,
+  fsync: FsyncPolicy = "interval",
+): Promise<Backend> {
+  const sync = new FileSync(fsync);
   await Deno.mkdir(dir, { recursive: true });
   const journalPath = `${dir}/journal.jsonl`;
   const entries = new Map<string, Entry>();
@@ -61,10 +68,11 @@ export async function openEmbeddedStore(dir: string, compactAfter = 10_000): Pro
   const compact = () => {
     const now = Date.now();
     for (const [key, entry] of entries) if (expired(entry, now)) entries.delete(key);
-    journal?.close();
+    if (journal) sync.retire(journal);
     journal = Deno.openSync(`${journalPath}.tmp`, { write: true, create: true, truncate: true });
     lines = 0;
     append([...entries].map(([key, { value, expiresAt }]) => ["s", key, value, expiresAt]));
+    if (fsync !== "never") journal.syncDataSync();
     Deno.renameSync(`${journalPath}.tmp`, journalPath);
   };
   compact();
@@ -117,19 +125,20 @@ export async function openEmbeddedStore(dir: string, compactAfter = 10_000): Pro
   Deno.unrefTimer(sweeper);
 
   return {
-    execute(commands) {
+    async execute(commands) {
       const writes: JournalLine[] = [];
       const outcomes = commands.map((command) => run(command, writes));
       if (writes.length > 0) {
         append(writes);
         if (lines > compactAfter && lines > 2 * entries.size) compact();
+        await sync.wrote(journal);
       }
-      return Promise.resolve(outcomes);
+      return outcomes;
     },
-    close() {
+    async close() {
       clearInterval(sweeper);
+      await sync.close();
       journal.close();
-      return Promise.resolve();
     },
   };
 }

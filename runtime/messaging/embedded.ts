@@ -2,9 +2,16 @@
  * The embedded event bus: Kafka's delivery model in-process. Topics have partitions chosen by
  * key, each an append-only log file; consumer groups keep their own committed offsets in a file;
  * delivery is at least once (what was not committed is delivered again, also after a crash).
- * Messages are on disk before `send` resolves, so a SIGKILL loses nothing acknowledged. Sends of
- * one turn of the event loop (or of a configured linger) are appended with one write per
- * partition, and become visible to consumers once written.
+ * Messages are written to their file before `send` resolves, so a killed process loses nothing
+ * acknowledged; whether they have also reached the disk (a crashed machine) is the `fsync` policy
+ * (`EMBEDDED_FSYNC`, see file_sync.ts). Sends of one turn of the event loop (or of a configured
+ * linger) are appended with one write per partition, and become visible to consumers once written.
+ *
+ * Retention, like Kafka's defaults: a message goes once every live group has committed it; a
+ * group is live while it consumes, and for `groupRetentionMs` (7 days) after it stopped, then it
+ * is forgotten; messages no live group needs (a dead-letter topic nobody reads) are kept for
+ * `retentionMs` (7 days). Partition files are rewritten without what was dropped once that is
+ * most of them.
  *
  * @example
  * ```ts
@@ -19,6 +26,8 @@
  * ```
  * @module
  */
+import { errorType } from "../errors.ts";
+import { FileSync, type FsyncPolicy } from "../file_sync.ts";
 import type { Delivery } from "../function.ts";
 import {
   type BatchHandler,
@@ -40,7 +49,10 @@ interface PartitionLog {
   /** Offset of `messages[0]`. */
   base: number;
   messages: StoredMessage[];
-  readonly file: Deno.FsFile;
+  file: Deno.FsFile;
+  /** Offset of the file's first line: lines before `base` are dropped, still on disk. */
+  fileBase: number;
+  readonly path: string;
   readonly waiters: Set<() => void>;
 }
 
@@ -56,6 +68,15 @@ interface LogLine {
 /** group → topic → partition → next offset to deliver. */
 type Offsets = Record<string, Record<string, Record<string, number>>>;
 
+/** offsets.json: the offsets, and when each group last consumed or committed (Unix ms). */
+interface OffsetsFile {
+  v: 2;
+  offsets: Offsets;
+  seen: Record<string, number>;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
 /** FNV-1a, so a key always lands on the same partition (per-key order, as in Kafka). */
 function partitionOf(key: string): number {
   let hash = 0x811c9dc5;
@@ -70,6 +91,16 @@ function partitionOf(key: string): number {
 export interface EmbeddedBusOptions {
   /** How appends are batched; by default what arrives in one turn of the event loop. */
   readonly batch?: BatchLimits;
+  /** When appends reach the disk; `interval` by default. */
+  readonly fsync?: FsyncPolicy;
+  /** How long messages no live group needs are kept; 7 days by default. */
+  readonly retentionMs?: number;
+  /** How long a group that stopped consuming keeps its offsets; 7 days by default. */
+  readonly groupRetentionMs?: number;
+  /** Dropped lines a partition file may hold before it is rewritten; 10 000 by default. */
+  readonly compactAfter?: number;
+  /** The clock (Unix ms), for tests. */
+  readonly now?: () => number;
 }
 
 interface Outgoing {
@@ -83,32 +114,57 @@ export class EmbeddedBus implements Bus {
   readonly #dir: string;
   readonly #topics = new Map<string, PartitionLog[]>();
   readonly #offsets: Offsets;
+  readonly #seen: Record<string, number>;
+  /** Running subscriptions per group. */
+  readonly #active = new Map<string, number>();
   readonly #subscriptions = new Set<EmbeddedSubscription>();
   readonly #batcher: LingerBatcher<Outgoing, Delivery>;
+  readonly #sync: FileSync;
+  readonly #now: () => number;
+  readonly #retentionMs: number;
+  readonly #groupRetentionMs: number;
+  readonly #compactAfter: number;
+  readonly #sweeper: ReturnType<typeof setInterval>;
   #offsetWrite: Promise<void> = Promise.resolve();
+  #offsetError: unknown;
 
-  private constructor(dir: string, offsets: Offsets, options: EmbeddedBusOptions) {
+  private constructor(dir: string, stored: OffsetsFile, options: EmbeddedBusOptions) {
     this.#dir = dir;
-    this.#offsets = offsets;
+    this.#offsets = stored.offsets;
+    this.#seen = stored.seen;
+    this.#sync = new FileSync(options.fsync ?? "interval");
+    this.#now = options.now ?? Date.now;
+    this.#retentionMs = options.retentionMs ?? 7 * DAY_MS;
+    this.#groupRetentionMs = options.groupRetentionMs ?? 7 * DAY_MS;
+    this.#compactAfter = options.compactAfter ?? 10_000;
     this.#batcher = new LingerBatcher(
       options.batch ?? { ...DEFAULT_BATCH_LIMITS, lingerMs: 0 },
-      (items) => Promise.resolve(this.#append(items)),
+      (items) => this.#append(items),
     );
+    this.#sweeper = setInterval(() => this.sweep(), 60_000);
+    Deno.unrefTimer(this.#sweeper);
   }
 
-  /** Opens the bus kept in `dir`, dropping messages every group has committed. */
+  /** Opens the bus kept in `dir`, dropping what retention lets go. */
   static async open(dir: string, options: EmbeddedBusOptions = {}): Promise<EmbeddedBus> {
     await Deno.mkdir(`${dir}/topics`, { recursive: true });
-    let offsets: Offsets = {};
+    let stored: OffsetsFile = { v: 2, offsets: {}, seen: {} };
     try {
-      offsets = JSON.parse(await Deno.readTextFile(`${dir}/offsets.json`));
+      const parsed = JSON.parse(await Deno.readTextFile(`${dir}/offsets.json`));
+      // Before retention the file held the offsets alone; their groups count as seen now.
+      stored = parsed?.v === 2 ? parsed : { v: 2, offsets: parsed, seen: {} };
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const bus = new EmbeddedBus(dir, offsets, options);
+    const now = (options.now ?? Date.now)();
+    for (const group of Object.keys(stored.offsets)) stored.seen[group] ??= now;
+    const bus = new EmbeddedBus(dir, stored, options);
     for await (const entry of Deno.readDir(`${dir}/topics`)) {
       if (entry.isDirectory) await bus.#load(decodeURIComponent(entry.name));
     }
+    // Every file is rewritten at open: without what retention dropped, and without a line a
+    // crash cut short, which would otherwise swallow the next append.
+    bus.sweep(true);
     return bus;
   }
 
@@ -118,7 +174,7 @@ export class EmbeddedBus implements Bus {
   }
 
   /** Appends a batch: one write per partition, then the messages become visible. */
-  #append(items: Outgoing[]): Delivery[] {
+  async #append(items: Outgoing[]): Promise<Delivery[]> {
     const written = new Map<PartitionLog, { lines: string[]; stored: StoredMessage[] }>();
     const deliveries = items.map(({ topic, message }): Delivery => {
       const partition = partitionOf(message.key);
@@ -131,26 +187,22 @@ export class EmbeddedBus implements Bus {
         key: message.key,
         value: message.value,
         headers: { ...message.headers },
-        timestamp: String(Date.now()),
+        timestamp: String(this.#now()),
       };
-      const line: LogLine = {
-        o: offset,
-        k: stored.key,
-        v: stored.value,
-        h: stored.headers as Record<string, string>,
-        t: stored.timestamp,
-      };
-      pending.lines.push(JSON.stringify(line) + "\n");
+      pending.lines.push(JSON.stringify(toLine(stored)) + "\n");
       pending.stored.push(stored);
       return { topic, partition, offset: String(offset) };
     });
+    const files: Deno.FsFile[] = [];
     for (const [log, { lines, stored }] of written) {
       let bytes = encoder.encode(lines.join(""));
       while (bytes.length > 0) bytes = bytes.subarray(log.file.writeSync(bytes));
+      files.push(log.file);
       log.messages.push(...stored);
       for (const wake of log.waiters) wake();
       log.waiters.clear();
     }
+    await Promise.all(files.map((file) => this.#sync.wrote(file)));
     return deliveries;
   }
 
@@ -158,24 +210,63 @@ export class EmbeddedBus implements Bus {
     // A new group starts at the earliest message kept, and from now on holds back trimming.
     const positions = (this.#offsets[group] ??= {})[topic] ??= {};
     this.#topic(topic).forEach((log, p) => positions[p] ??= log.base);
-    const subscription = new EmbeddedSubscription(this, group, topic, onBatch);
+    this.#active.set(group, (this.#active.get(group) ?? 0) + 1);
+    this.#seen[group] = this.#now();
+    const subscription = new EmbeddedSubscription(this, group, topic, onBatch, () => {
+      this.#active.set(group, (this.#active.get(group) ?? 1) - 1);
+      this.#seen[group] = this.#now();
+      this.#subscriptions.delete(subscription);
+    });
     this.#subscriptions.add(subscription);
     subscription.start();
     return Promise.resolve(subscription);
   }
 
+  /** Fails while offsets cannot be written (consumers wait meanwhile; readiness says why). */
   ping(): Promise<void> {
-    return Promise.resolve();
+    if (this.#offsetError === undefined) return Promise.resolve();
+    return Promise.reject(
+      new Error(`the embedded bus cannot write its offsets (${errorType(this.#offsetError)})`, {
+        cause: this.#offsetError,
+      }),
+    );
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
     await this.#batcher.close();
-    await this.#offsetWrite;
+    await this.#offsetWrite.catch(() => {});
+    await this.#sync.close();
     for (const partitions of this.#topics.values()) {
       for (const log of partitions) log.file.close();
     }
     this.#topics.clear();
+  }
+
+  /**
+   * Applies retention: forgets groups that stopped longer ago than the group retention, drops
+   * what no live group needs (or, without live groups, what is older than the retention), and
+   * rewrites files that are mostly dropped lines (every file, with `compactAll`). Runs every
+   * minute and at open.
+   */
+  sweep(compactAll = false): void {
+    const now = this.#now();
+    let forgot = false;
+    for (const group of Object.keys(this.#offsets)) {
+      if (!this.#live(group, now)) {
+        delete this.#offsets[group];
+        delete this.#seen[group];
+        forgot = true;
+      }
+    }
+    for (const [topic, partitions] of this.#topics) {
+      partitions.forEach((log, p) => {
+        this.#trim(topic, p, now);
+        if (compactAll) this.#compact(log);
+      });
+    }
+    if (forgot) this.#writeOffsets().catch(() => {});
   }
 
   /** The partitions of `topic`, created on first use like Kafka's auto-created topics. */
@@ -188,6 +279,8 @@ export class EmbeddedBus implements Bus {
         base: 0,
         messages: [],
         file: Deno.openSync(`${folder}/${p}.log`, { append: true, create: true }),
+        fileBase: 0,
+        path: `${folder}/${p}.log`,
         waiters: new Set<() => void>(),
       }));
       this.#topics.set(topic, partitions);
@@ -219,36 +312,90 @@ export class EmbeddedBus implements Bus {
           // a line cut short by a crash mid-write was never acknowledged
         }
       }
-      const keepFrom = this.#committedByAll(topic, p) ?? 0;
-      const kept = lines.filter((line) => line.o >= keepFrom);
-      const next = lines.length > 0 ? lines[lines.length - 1].o + 1 : keepFrom;
-      await Deno.writeTextFile(
-        `${path}.tmp`,
-        kept.map((line) => JSON.stringify(line) + "\n").join(""),
-      );
-      await Deno.rename(`${path}.tmp`, path);
+      const next = lines.length > 0 ? lines[lines.length - 1].o + 1 : 0;
+      const base = lines.length > 0 ? lines[0].o : next;
       partitions.push({
-        base: kept.length > 0 ? kept[0].o : next,
-        messages: kept.map((line) => ({
-          offset: String(line.o),
-          key: line.k,
-          value: line.v,
-          headers: line.h,
-          timestamp: line.t,
-        })),
-        file: await Deno.open(path, { append: true }),
+        base,
+        messages: lines.map(fromLine),
+        file: await Deno.open(path, { append: true, create: true }),
+        fileBase: base,
+        path,
         waiters: new Set(),
       });
     }
     this.#topics.set(topic, partitions);
   }
 
-  /** The lowest offset every group that consumed `topic` still needs, if any group did. */
-  #committedByAll(topic: string, partition: number): number | undefined {
-    const positions = Object.values(this.#offsets)
-      .map((topics) => topics[topic]?.[partition])
+  /** Whether `group` still holds messages back: it consumes, or stopped only recently. */
+  #live(group: string, now: number): boolean {
+    return (this.#active.get(group) ?? 0) > 0 ||
+      now - (this.#seen[group] ?? now) < this.#groupRetentionMs;
+  }
+
+  /** The lowest offset every live group that consumed `topic` still needs, if any did. */
+  #committedByAll(topic: string, partition: number, now: number): number | undefined {
+    const positions = Object.entries(this.#offsets)
+      .filter(([group]) => this.#live(group, now))
+      .map(([, topics]) => topics[topic]?.[partition])
       .filter((offset): offset is number => offset !== undefined);
     return positions.length > 0 ? Math.min(...positions) : undefined;
+  }
+
+  /** Drops what retention lets go from the partition, and compacts its file when worth it. */
+  #trim(topic: string, partition: number, now: number): void {
+    const log = this.#topic(topic)[partition];
+    let keepFrom = this.#committedByAll(topic, partition, now);
+    if (keepFrom === undefined) {
+      const cutoff = now - this.#retentionMs;
+      const young = log.messages.findIndex((message) => Number(message.timestamp) >= cutoff);
+      keepFrom = young < 0 ? log.base + log.messages.length : log.base + young;
+    }
+    const droppable = keepFrom - log.base;
+    if (droppable > 0) {
+      log.messages = log.messages.slice(droppable);
+      log.base += droppable;
+    }
+    const dead = log.base - log.fileBase;
+    if (dead >= this.#compactAfter && dead >= log.messages.length) this.#compact(log);
+  }
+
+  /** Rewrites the partition's file as its kept messages: aside, synced, then renamed over it. */
+  #compact(log: PartitionLog): void {
+    const tmp = Deno.openSync(`${log.path}.tmp`, { write: true, create: true, truncate: true });
+    let bytes = encoder.encode(log.messages.map((m) => JSON.stringify(toLine(m)) + "\n").join(""));
+    while (bytes.length > 0) bytes = bytes.subarray(tmp.writeSync(bytes));
+    if (this.#sync.policy !== "never") tmp.syncDataSync();
+    tmp.close();
+    Deno.renameSync(`${log.path}.tmp`, log.path);
+    this.#sync.retire(log.file);
+    log.file = Deno.openSync(log.path, { append: true });
+    log.fileBase = log.base;
+  }
+
+  /** Writes the offsets aside and renames them into place; synced first under `always`. */
+  #writeOffsets(): Promise<void> {
+    const snapshot = JSON.stringify({ v: 2, offsets: this.#offsets, seen: this.#seen });
+    const path = `${this.#dir}/offsets.json`;
+    const write = async () => {
+      const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
+      try {
+        let bytes = encoder.encode(snapshot);
+        while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+        if (this.#sync.policy === "always") await file.syncData();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(`${path}.tmp`, path);
+    };
+    // One failed write must not stop the ones after it.
+    this.#offsetWrite = this.#offsetWrite.catch(() => {}).then(write).then(
+      () => this.#offsetError = undefined,
+      (error) => {
+        this.#offsetError = error;
+        throw error;
+      },
+    );
+    return this.#offsetWrite;
   }
 
   /** @internal Next offset `group` has not committed in the partition. */
@@ -279,24 +426,32 @@ export class EmbeddedBus implements Bus {
     return { wait, wake };
   }
 
-  /** @internal Records `group`'s next offset and drops messages all groups are past. */
+  /**
+   * @internal Records `group`'s next offset, drops what no group needs any more, and writes the
+   * offsets; rejects when they could not be written (the caller retries).
+   */
   commit(group: string, topic: string, partition: number, next: number): Promise<void> {
     const topics = this.#offsets[group] ??= {};
     (topics[topic] ??= {})[partition] = next;
-    const log = this.#topic(topic)[partition];
-    const droppable = (this.#committedByAll(topic, partition) ?? log.base) - log.base;
-    if (droppable > 0) {
-      log.messages = log.messages.slice(droppable);
-      log.base += droppable;
-    }
-    const snapshot = JSON.stringify(this.#offsets);
-    const path = `${this.#dir}/offsets.json`;
-    this.#offsetWrite = this.#offsetWrite.then(async () => {
-      await Deno.writeTextFile(`${path}.tmp`, snapshot);
-      await Deno.rename(`${path}.tmp`, path);
-    });
-    return this.#offsetWrite;
+    const now = this.#now();
+    this.#seen[group] = now;
+    this.#trim(topic, partition, now);
+    return this.#writeOffsets();
   }
+}
+
+function toLine(message: StoredMessage): LogLine {
+  return {
+    o: Number(message.offset),
+    k: message.key,
+    v: message.value,
+    h: message.headers as Record<string, string>,
+    t: message.timestamp,
+  };
+}
+
+function fromLine(line: LogLine): StoredMessage {
+  return { offset: String(line.o), key: line.k, value: line.v, headers: line.h, timestamp: line.t };
 }
 
 /** A group's consumer of one topic: a delivery loop per partition. */
@@ -310,6 +465,7 @@ class EmbeddedSubscription implements Subscription {
     private readonly group: string,
     private readonly topic: string,
     private readonly onBatch: BatchHandler,
+    private readonly onStopped: () => void,
   ) {}
 
   start(): void {
@@ -321,43 +477,68 @@ class EmbeddedSubscription implements Subscription {
   }
 
   async stop(): Promise<void> {
+    if (!this.#running) return await Promise.all(this.#loops).then(() => {});
     this.#running = false;
     for (const wake of this.#wakers) wake();
     await Promise.all(this.#loops);
+    this.onStopped();
   }
 
+  /** Delivers the partition's messages until stopped; nothing that fails ends it. */
   async #loop(partition: number): Promise<void> {
-    const { bus, group, topic } = this;
     while (this.#running) {
-      const position = bus.position(group, topic, partition);
-      const messages = bus.read(topic, partition, position);
-      if (messages.length === 0) {
-        const { wait, wake } = bus.waitForMessages(topic, partition);
-        this.#wakers.add(wake);
-        await wait;
-        this.#wakers.delete(wake);
-        continue;
-      }
-      let resolved: number | undefined;
       try {
-        await this.onBatch({
-          topic,
-          partition,
-          highWatermark: String(bus.highWatermark(topic, partition)),
-          messages,
-        }, {
-          resolveOffset: (offset) => resolved = Number(offset) + 1,
-          heartbeat: () => Promise.resolve(),
-          isRunning: () => this.#running,
-          isStale: () => false,
-        });
+        await this.#deliver(partition);
       } catch {
-        // Like a restarted Kafka consumer: pause, then redeliver from the last commit.
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        // A fault of the bus itself: back off and carry on from the last commit.
+        await sleep(1000);
       }
-      if (resolved !== undefined) await bus.commit(group, topic, partition, resolved);
+    }
+  }
+
+  async #deliver(partition: number): Promise<void> {
+    const { bus, group, topic } = this;
+    const position = bus.position(group, topic, partition);
+    const messages = bus.read(topic, partition, position);
+    if (messages.length === 0) {
+      const { wait, wake } = bus.waitForMessages(topic, partition);
+      this.#wakers.add(wake);
+      await wait;
+      this.#wakers.delete(wake);
+      return;
+    }
+    let resolved: number | undefined;
+    try {
+      await this.onBatch({
+        topic,
+        partition,
+        highWatermark: String(bus.highWatermark(topic, partition)),
+        messages,
+      }, {
+        resolveOffset: (offset) => resolved = Number(offset) + 1,
+        heartbeat: () => Promise.resolve(),
+        isRunning: () => this.#running,
+        isStale: () => false,
+      });
+    } catch {
+      // Like a restarted Kafka consumer: pause, then redeliver from the last commit.
+      await sleep(1000);
+    }
+    if (resolved === undefined) {
       // A handler that made no progress gets the same messages again, but not in a tight loop.
-      else if (this.#running) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (this.#running) await sleep(100);
+      return;
+    }
+    // Offsets that cannot be written hold the partition (the bus's ping says why) until they can.
+    while (true) {
+      try {
+        return await bus.commit(group, topic, partition, resolved);
+      } catch {
+        if (!this.#running) return;
+        await sleep(1000);
+      }
     }
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

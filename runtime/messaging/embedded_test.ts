@@ -193,7 +193,7 @@ Deno.test({
       } finally {
         await bus.close();
       }
-      const offsets = JSON.parse(await Deno.readTextFile(`${dir}/offsets.json`));
+      const { offsets } = JSON.parse(await Deno.readTextFile(`${dir}/offsets.json`));
       assert.deepEqual(Object.keys(offsets).sort(), ["app2", "audit"]);
     });
   },
@@ -473,6 +473,149 @@ Deno.test({
         assert.ok(calls < 1000, `the batch was redelivered ${calls} times in 100 ms`);
         await subscription.stop();
         await Promise.all(stopped);
+      } finally {
+        await bus.close();
+      }
+    });
+  },
+});
+
+const HOUR = 3600_000;
+/** Lines in the partition files of `topic`. */
+async function fileLines(dir: string, topic: string): Promise<number> {
+  let lines = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const text = await Deno.readTextFile(`${dir}/topics/${topic}/${p}.log`).catch(() => "");
+    lines += text.split("\n").filter((line) => line !== "").length;
+  }
+  return lines;
+}
+
+Deno.test({
+  name:
+    "EmbeddedBus: a topic nobody reads (a dead-letter topic) keeps messages for the retention only",
+  sanitizeOps: false,
+  fn: async () => {
+    await inTempDir(async (dir) => {
+      let now = Date.now();
+      const bus = await EmbeddedBus.open(dir, { retentionMs: 24 * HOUR, now: () => now });
+      try {
+        for (let i = 0; i < 8; i++) await bus.send("Purchase.DLQ", message(`old${i}`));
+        now += 23 * HOUR;
+        for (let i = 0; i < 4; i++) await bus.send("Purchase.DLQ", message(`new${i}`));
+        bus.sweep();
+        const kept = () =>
+          Array.from({ length: PARTITIONS }, (_, p) => bus.read("Purchase.DLQ", p, 0)).flat();
+        assert.equal(kept().length, 12, "nothing is older than the retention yet");
+        now += 2 * HOUR;
+        bus.sweep();
+        assert.deepEqual(kept().map((m) => m.key).sort(), ["new0", "new1", "new2", "new3"]);
+        const sent = await bus.send("Purchase.DLQ", message("later"));
+        assert.ok(Number(sent.offset) > 0, "offsets go on; nothing is reused");
+      } finally {
+        await bus.close();
+      }
+      const reopened = await EmbeddedBus.open(dir, { retentionMs: 24 * HOUR, now: () => now });
+      await reopened.close();
+      assert.equal(await fileLines(dir, "Purchase.DLQ"), 5, "the files hold only what is kept");
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "EmbeddedBus: a group that stopped holds messages back for the group retention, then is forgotten",
+  sanitizeOps: false,
+  fn: async () => {
+    await inTempDir(async (dir) => {
+      let now = Date.now();
+      const options = { groupRetentionMs: 48 * HOUR, now: () => now };
+      const bus = await EmbeddedBus.open(dir, options);
+      try {
+        const inspector = await bus.subscribe("inspector", "Purchase", () => Promise.resolve());
+        await inspector.stop();
+        const app2 = collector();
+        await bus.subscribe("app2", "Purchase", app2.handler);
+        for (let i = 0; i < 6; i++) await bus.send("Purchase", message(`k${i}`));
+        await waitFor("app2's messages", () => app2.seen.length === 6);
+        const held = () =>
+          Array.from({ length: PARTITIONS }, (_, p) => bus.read("Purchase", p, 0)).flat().length;
+        now += 47 * HOUR;
+        bus.sweep();
+        assert.equal(held(), 6, "the stopped group may still come back");
+        now += 2 * HOUR;
+        bus.sweep();
+        assert.equal(held(), 0, "app2 consumed everything; the stopped group is forgotten");
+      } finally {
+        await bus.close();
+      }
+      const { offsets } = JSON.parse(await Deno.readTextFile(`${dir}/offsets.json`));
+      assert.deepEqual(Object.keys(offsets), ["app2"]);
+    });
+  },
+});
+
+Deno.test({
+  name: "EmbeddedBus: partition files are rewritten while running once most of them is consumed",
+  sanitizeOps: false,
+  fn: async () => {
+    await inTempDir(async (dir) => {
+      const bus = await EmbeddedBus.open(dir, { compactAfter: 20 });
+      try {
+        const app2 = collector();
+        await bus.subscribe("app2", "Purchase", app2.handler);
+        for (let round = 0; round < 10; round++) {
+          await Promise.all(
+            Array.from({ length: 40 }, (_, i) => bus.send("Purchase", message(`k${round}-${i}`))),
+          );
+          await waitFor("the round", () => app2.seen.length === 40 * (round + 1));
+        }
+        // 400 consumed; each partition's file keeps at most its threshold of dead lines.
+        assert.ok(await fileLines(dir, "Purchase") <= PARTITIONS * 40, "files were not compacted");
+        const more = await bus.send("Purchase", message("after"));
+        await waitFor("the message after compaction", () => app2.seen.length === 401);
+        assert.equal(app2.seen.at(-1)?.offset, more.offset);
+      } finally {
+        await bus.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "EmbeddedBus: offsets that cannot be written hold the partition and fail ping; it recovers",
+  sanitizeOps: false,
+  fn: async () => {
+    await inTempDir(async (dir) => {
+      const bus = await EmbeddedBus.open(dir);
+      try {
+        const app2 = collector();
+        await bus.subscribe("app2", "Purchase", app2.handler);
+        await bus.send("Purchase", message("before"));
+        await waitFor("the first message", () => app2.seen.length === 1);
+        await bus.ping();
+        // The offsets file cannot be written: its temporary file's name is taken by a folder.
+        await waitFor(
+          "the write under way to finish",
+          () => Deno.mkdir(`${dir}/offsets.json.tmp`).then(() => true, () => false),
+        );
+        const key = "stuck";
+        await bus.send("Purchase", message(key));
+        await waitFor("the message handled", () => app2.seen.length === 2);
+        await waitFor("ping to fail", () => bus.ping().then(() => false, () => true));
+        await assert.rejects(bus.ping(), /cannot write its offsets/);
+        const partition = app2.seen[1].partition;
+        await bus.send("Purchase", message(key, "behind it")); // same key: same partition
+        await delay(300);
+        assert.equal(
+          app2.seen.length,
+          2,
+          "the partition waits while its offsets cannot be written",
+        );
+        await Deno.remove(`${dir}/offsets.json.tmp`);
+        await waitFor("the partition to go on", () => app2.seen.length === 3, 5000);
+        await waitFor("ping to recover", () => bus.ping().then(() => true, () => false));
+        assert.equal(app2.seen[2].partition, partition);
       } finally {
         await bus.close();
       }
