@@ -56,6 +56,8 @@ export interface TelemetryConfig {
    */
   readonly exportTraces: boolean;
   readonly exportLogs: boolean;
+  /** Spans and log records queued for export at most (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_…`). */
+  readonly maxQueueSize: { readonly traces: number; readonly logs: number };
 }
 
 /** The console's settings (`CONSOLE`, `CONSOLE_HOST`, `CONSOLE_PORT`, …). */
@@ -388,8 +390,21 @@ function parseTelemetry(
   const named = (signal: string) =>
     read("OTEL_EXPORTER_OTLP_ENDPOINT") !== undefined ||
     read(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`) !== undefined;
+  const queueSize = (name: string): number => {
+    const raw = read(name);
+    if (raw === undefined) return 2048;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 1_000_000) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from 1 to 1000000`);
+      return 2048;
+    }
+    return Number(raw);
+  };
   return {
     disabled,
+    maxQueueSize: {
+      traces: queueSize("OTEL_BSP_MAX_QUEUE_SIZE"),
+      logs: queueSize("OTEL_BLRP_MAX_QUEUE_SIZE"),
+    },
     exportTraces: !consoleEnabled || named("TRACES"),
     exportLogs: !consoleEnabled || named("LOGS"),
     tracesEndpoint: endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces"),

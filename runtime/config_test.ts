@@ -67,6 +67,7 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
     exportLogs: false,
     tracesEndpoint: "http://localhost:4318/v1/traces",
     logsEndpoint: "http://localhost:4318/v1/logs",
+    maxQueueSize: { traces: 2048, logs: 2048 },
   });
 });
 
@@ -426,4 +427,24 @@ Deno.test("loadConfig: CONSOLE_* settings are read and checked", () => {
   assert.equal(problems.length, 4, problems.join("\n"));
   assert.ok(problemsOf({ CONSOLE_PORT: "8001" })[0].includes("the console and app1"));
   assert.equal(loadConfig({ CONSOLE: "off", CONSOLE_PORT: "8001" }).console.port, 8001);
+});
+
+Deno.test("loadConfig: OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE bound the export queues", () => {
+  assert.deepEqual(loadConfig({}).telemetry.maxQueueSize, { traces: 2048, logs: 2048 });
+  assert.deepEqual(
+    loadConfig({ OTEL_BSP_MAX_QUEUE_SIZE: "256", OTEL_BLRP_MAX_QUEUE_SIZE: "64" }).telemetry
+      .maxQueueSize,
+    { traces: 256, logs: 64 },
+  );
+  assert.deepEqual(problemsOf({ OTEL_BSP_MAX_QUEUE_SIZE: "0" }), [
+    'OTEL_BSP_MAX_QUEUE_SIZE="0" must be an integer from 1 to 1000000',
+  ]);
+});
+
+Deno.test("loadConfig: EMBEDDED_FSYNC picks when the embedded bus and store sync to disk", () => {
+  assert.equal(loadConfig({}).embeddedFsync, "interval");
+  assert.equal(loadConfig({ EMBEDDED_FSYNC: "ALWAYS" }).embeddedFsync, "always");
+  assert.deepEqual(problemsOf({ EMBEDDED_FSYNC: "sometimes" }), [
+    'EMBEDDED_FSYNC="sometimes" must be one of always, interval, never',
+  ]);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { missingTool, testWhen } from "./_test_needs.ts";
-import { delay } from "./_test_util.ts";
+import { delay } from "../testing/wait.ts";
 import { FileSync, type FsyncPolicy, type Syncable } from "./file_sync.ts";
 
 function fakeFile(): Syncable & { syncs: number; closed: boolean } {

@@ -313,7 +313,13 @@ export interface OutageFigures {
 export async function outageScenario(
   backends: Backends,
   dependency: Dependency,
-  options: { outageSeconds: number; otlpMode?: "refuse" | "blackhole"; clients?: number },
+  options: {
+    outageSeconds: number;
+    otlpMode?: "refuse" | "blackhole";
+    clients?: number;
+    /** More settings for the host. */
+    env?: Record<string, string>;
+  },
 ): Promise<OutageFigures> {
   const receiver = await OtlpReceiver.start();
   const otlpProxy = await TcpProxy.start({ hostname: "127.0.0.1", port: receiver.port });
@@ -322,6 +328,7 @@ export async function outageScenario(
       ...backends.env,
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpProxy.port}`,
       EXECUTOR_SCHEDULE: "0 0 0 1 1 *",
+      ...options.env,
     },
     receiver,
     services: ["app1", "app2", "app3", "app4"],

@@ -148,7 +148,10 @@ export function createServiceTelemetry(
       shutdown(): Promise<void>;
     },
   ) => {
+    const maxQueueSize = settings.maxQueueSize[signal];
     const batcher = new BoundedBatcher<T>({
+      maxQueueSize,
+      maxBatchSize: Math.min(512, maxQueueSize),
       exportBatch: (items) =>
         new Promise((resolve) =>
           exporter.export(items, (result) => {
