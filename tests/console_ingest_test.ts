@@ -272,7 +272,7 @@ Deno.test("ingest: gzip, base64 ids, enum names and int64 strings; partial succe
       otlpTypes.traceResponse.decode(new Uint8Array(await proto.arrayBuffer())),
       { longs: Number },
     );
-    assert.equal(decoded.partialSuccess.rejectedSpans, 1);
+    assert.equal((decoded.partialSuccess as { rejectedSpans: number }).rejectedSpans, 1);
     assert.equal(console.store.trace("07".repeat(16))?.spans[0].service, "unknown_service");
   } finally {
     await console.stop();
