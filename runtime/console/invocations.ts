@@ -57,6 +57,8 @@ export class InvocationSeries {
   readonly #functions = new Map<string, Tracked>();
   /** Invocations not tracked because {@linkcode InvocationSeriesOptions.maxFunctions} was reached. */
   dropped = 0;
+  /** When the first invocation ended: a rate covers only the time invocations were watched. */
+  #since?: number;
 
   constructor(options: InvocationSeriesOptions = {}) {
     this.windowMs = options.windowMs ?? 10 * 60_000;
@@ -78,7 +80,9 @@ export class InvocationSeries {
       tracked = { service: span.service, name: span.name, trigger, buckets: [] };
       this.#functions.set(key, tracked);
     }
-    const start = Math.floor((span.start + span.durationMs) / this.bucketMs) * this.bucketMs;
+    const end = span.start + span.durationMs;
+    this.#since = Math.min(this.#since ?? end, end);
+    const start = Math.floor(end / this.bucketMs) * this.bucketMs;
     const buckets = tracked.buckets;
     // Spans arrive roughly in order; a late one finds its bucket near the end.
     let bucket: Bucket | undefined;
@@ -106,6 +110,9 @@ export class InvocationSeries {
   /** Figures over the window ending at `now`, busiest function first. */
   overview(now: number): FunctionMetrics[] {
     const from = now - this.windowMs;
+    // Seconds watched within the window, at least one bucket, so a young host's rate is not
+    // diluted by minutes it did not run, nor inflated by its first second.
+    const watchedSeconds = Math.max(now - Math.max(from, this.#since ?? now), this.bucketMs) / 1000;
     const result: FunctionMetrics[] = [];
     for (const [key, tracked] of this.#functions) {
       this.#prune(tracked, now);
@@ -135,7 +142,7 @@ export class InvocationSeries {
         trigger: tracked.trigger,
         calls,
         errors,
-        rate: calls / (this.windowMs / 1000),
+        rate: calls / watchedSeconds,
         p50Ms: all.percentile(0.5),
         p95Ms: all.percentile(0.95),
         p99Ms: all.percentile(0.99),
