@@ -202,7 +202,7 @@ export function loadConfig(
   }
   const config: Config = {
     services,
-    hostname: read("HOST") ?? "0.0.0.0",
+    hostname: read("HOST") ?? "127.0.0.1",
     ports,
     urls: { app1: httpUrl("APP1_URL"), app3: httpUrl("APP3_URL") },
     executor: { schedule, target: httpUrl("EXECUTOR_TARGET") },

@@ -44,7 +44,7 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
   assert.equal(config.executor.target, undefined);
   assert.deepEqual(config.urls, { app1: undefined, app3: undefined });
   assert.equal(config.cacheTtlSeconds, 86400);
-  assert.equal(config.hostname, "0.0.0.0");
+  assert.equal(config.hostname, "127.0.0.1", "loopback unless HOST says otherwise");
   assert.equal(config.logLevel, "info");
   assert.equal(config.dataDir, ".data");
   assert.deepEqual(config.database, { kind: "embedded", dir: ".data/pg" });

@@ -82,10 +82,20 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test?: unknown };
-  ports?: Array<{ published: number; target: number }>;
+  /** Long form, or `host_ip:published:target/proto` where a host address is given. */
+  ports?: Array<{ published: number; target: number; host_ip?: string } | string>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   profiles?: string[];
+}
+
+/** A service's published ports, whichever form docker-compose printed them in. */
+function portsOf(service: ComposeService): Array<{ published: number; hostIp?: string }> {
+  return (service.ports ?? []).map((port) => {
+    if (typeof port !== "string") return { published: port.published, hostIp: port.host_ip };
+    const [hostIp, published] = port.split(":");
+    return { published: Number(published), hostIp };
+  });
 }
 
 function services(compose: Doc): Record<string, ComposeService> {
@@ -192,7 +202,7 @@ stackTest(
       const named = (all[name].volumes ?? []).some((v) => declared.includes(v.split(":")[0]));
       assert.ok(named, `${name} keeps its data in a named volume`);
     }
-    const published = (name: string) => (all[name].ports ?? []).map((p) => p.published);
+    const published = (name: string) => portsOf(all[name]).map((p) => p.published);
     assert.ok(published("grafana").includes(3000), "Grafana on 3000");
     assert.ok(published("prometheus").includes(9090), "Prometheus on 9090");
     assert.ok(published("otel-collector").includes(4318), "OTLP/HTTP on 4318");
@@ -781,4 +791,18 @@ Deno.test("unproducedMetrics compares against a /metrics exposition, allowlist a
     { name: "kafka_consumer_lagg", where: "e" },
   ], exposition);
   assert.deepEqual(missing, [{ name: "kafka_consumer_lagg", where: "e" }]);
+});
+
+stackTest(needs.compose, "compose: the stack publishes its ports on 127.0.0.1 only", async () => {
+  const all = services(await composeConfig());
+  const open = Object.entries(all).flatMap(([name, service]) =>
+    portsOf(service).filter((port) => port.hostIp !== "127.0.0.1").map((port) =>
+      `${name}:${port.published}`
+    )
+  );
+  // The functions host's container is scraped through the host's gateway (see prometheus.yml).
+  assert.deepEqual(open.filter((port) => !port.startsWith("functions:")), []);
+  const grafana = all.grafana.environment ?? {};
+  assert.notEqual(grafana.GF_AUTH_ANONYMOUS_ORG_ROLE, "Admin", "no anonymous admin");
+  assert.notEqual(grafana.GF_AUTH_DISABLE_LOGIN_FORM, "true", "the admin can log in");
 });

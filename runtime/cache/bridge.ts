@@ -3,7 +3,9 @@
  * cache client) reaches a plain Redis or the embedded store the same way it reaches Upstash:
  * `POST /` runs one command, `POST /pipeline` several, each answered `{result}` or `{error}`;
  * with `Upstash-Encoding: base64` every string in a result is base64. It listens on loopback
- * behind a bearer token the host makes up at start.
+ * behind a bearer token the host makes up at start, and runs only the commands the functions'
+ * cache client sends ({@linkcode ALLOWED_COMMANDS}): behind it may sit a real Redis, where
+ * FLUSHALL, CONFIG or SHUTDOWN would reach far beyond a function's keys.
  *
  * @example
  * ```ts
@@ -50,6 +52,9 @@ export interface RestBridge {
 
 const json = (body: unknown, status = 200) => Response.json(body, { status });
 
+/** What the cache client (`connectCache`: get, set with EX, ping) sends; nothing else runs. */
+export const ALLOWED_COMMANDS: ReadonlySet<string> = new Set(["PING", "GET", "SET"]);
+
 /** The bridge's request handler, usable without a server in tests. */
 export function createBridgeHandler(
   backend: Backend,
@@ -78,6 +83,18 @@ export function createBridgeHandler(
     const commands = path === "/" ? [body] : body;
     if (!Array.isArray(commands) || commands.length === 0 || !commands.every(isCommand)) {
       return json({ error: 'expected ["NAME", ...args] or a list of them' }, 400);
+    }
+    // A request with any command outside the list runs none of its commands.
+    const refused = commands.find((command) =>
+      !ALLOWED_COMMANDS.has(String(command[0]).toUpperCase())
+    );
+    if (refused !== undefined) {
+      const name = String(refused[0]).toUpperCase().slice(0, 32).replace(/[^\w.-]/g, "?");
+      return json({
+        error: `ERR command '${name}' is not allowed here (this bridge runs ${
+          [...ALLOWED_COMMANDS].join(", ")
+        })`,
+      }, 403);
     }
     let outcomes: Outcome[];
     try {

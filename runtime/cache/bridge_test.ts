@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../../testing/port.ts";
+import { waitFor } from "../../testing/wait.ts";
+import { missingTool, testWhen } from "../_test_needs.ts";
 import {
   type Backend,
   createBridgeHandler,
@@ -138,9 +140,12 @@ Deno.test("bridge: Upstash-Encoding base64 encodes every string, not numbers or 
     assert.equal(new TextDecoder().decode(Uint8Array.fromBase64(result)), value);
   });
   const arrays = caller(createBridgeHandler(fixed(["a", 1, null, ["é"]]), TOKEN));
-  assert.deepEqual(await (await arrays("/", ["MGET"], { "upstash-encoding": "base64" })).json(), {
-    result: [b64("a"), 1, null, [b64("é")]],
-  });
+  assert.deepEqual(
+    await (await arrays("/", ["GET", "k"], { "upstash-encoding": "base64" })).json(),
+    {
+      result: [b64("a"), 1, null, [b64("é")]],
+    },
+  );
 });
 
 Deno.test("bridge: malformed requests are 400, unknown paths 404, other methods 405", async () => {
@@ -210,4 +215,92 @@ Deno.test("startRestBridge: serves on loopback, 500 for a bug, closes the backen
     await Promise.all([bridge.stop(), broken.stop()]);
   }
   assert.equal(backend.closed, 1);
+});
+
+/** A backend that records what it was asked to run. */
+const recording = () => {
+  const ran: string[][] = [];
+  const backend: Backend = {
+    execute: (commands) => {
+      ran.push(...commands.map((command) => [...command]));
+      return Promise.resolve(commands.map(() => ({ result: "OK" })));
+    },
+    close: () => Promise.resolve(),
+  };
+  return { ran, backend };
+};
+
+Deno.test("bridge: only what the cache client sends runs; FLUSHALL, CONFIG, SHUTDOWN and the rest get 403", async () => {
+  const { ran, backend } = recording();
+  const call = caller(createBridgeHandler(backend, TOKEN));
+  for (
+    const command of [
+      ["FLUSHALL"],
+      ["flushdb"],
+      ["CONFIG", "SET", "dir", "/tmp"],
+      ["SHUTDOWN", "NOSAVE"],
+      ["EVAL", "return 1", "0"],
+      ["KEYS", "*"],
+      ["DEL", "message:1"],
+      ["MULTI"],
+      ["SCRIPT", "FLUSH"],
+    ]
+  ) {
+    const response = await call("/", command);
+    assert.equal(response.status, 403, command.join(" "));
+    const { error } = await response.json();
+    assert.equal(
+      error,
+      `ERR command '${
+        command[0].toUpperCase()
+      }' is not allowed here (this bridge runs PING, GET, SET)`,
+    );
+  }
+  // One refused command in a pipeline: none of it runs.
+  const mixed = await call("/pipeline", [["SET", "k", "v"], ["FLUSHALL"]]);
+  assert.equal(mixed.status, 403);
+  await mixed.body?.cancel();
+  assert.deepEqual(ran, [], "nothing reached the backend");
+  for (const command of [["PING"], ["GET", "k"], ["set", "k", "v", "EX", "60"]]) {
+    const response = await call("/", command);
+    assert.equal(response.status, 200, command.join(" "));
+    await response.body?.cancel();
+  }
+  assert.equal(ran.length, 3);
+});
+
+testWhen(missingTool("redis-server", "redis-server"), {
+  name:
+    "bridge over a real Redis: FLUSHALL, CONFIG and SHUTDOWN are refused; Redis and its keys stay",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const server = new Deno.Command("redis-server", {
+      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", ""],
+      stdout: "null",
+    }).spawn();
+    const redis = redisBackend(`redis://127.0.0.1:${port}`, 1000);
+    try {
+      await waitFor("redis-server", () => redis.execute([["PING"]]).then(() => true, () => false));
+      const call = caller(createBridgeHandler(redis, TOKEN));
+      assert.equal((await call("/", ["SET", "kept", "1"])).status, 200);
+      for (const command of [["FLUSHALL"], ["CONFIG", "SET", "requirepass", "x"], ["SHUTDOWN"]]) {
+        const response = await call("/", command);
+        await response.body?.cancel();
+        assert.equal(response.status, 403, command[0]);
+      }
+      const [kept, config] = await redis.execute([["GET", "kept"], [
+        "CONFIG",
+        "GET",
+        "requirepass",
+      ]]);
+      assert.deepEqual(kept, { result: "1" });
+      assert.match(JSON.stringify(config), /"requirepass"[,:]""/, "no password was set");
+    } finally {
+      await redis.close();
+      server.kill("SIGKILL");
+      await server.status;
+    }
+  },
 });
