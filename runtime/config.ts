@@ -117,6 +117,8 @@ export interface Config {
   readonly logFormat: LogFormat;
   readonly telemetry: TelemetryConfig;
   readonly console: ConsoleConfig;
+  /** The flagd flag-definition file of the fault flags (`FLAGS_FILE`, default `flags.json`). */
+  readonly flagsFile: string;
 }
 
 /** Thrown by {@linkcode loadConfig} with every problem found. */
@@ -239,6 +241,7 @@ export function loadConfig(
     ),
     telemetry: parseTelemetry(read, problems, consoleConfig.enabled),
     console: consoleConfig,
+    flagsFile: read("FLAGS_FILE") ?? "flags.json",
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -93,6 +93,16 @@ export interface FunctionConfig {
   readonly cacheTtlSeconds: number;
 }
 
+/**
+ * Fault flags (flagd definitions in `FLAGS_FILE`), evaluated for this service through OpenFeature.
+ * An evaluation whose value is not "off" is recorded on the active span as a
+ * `feature_flag.evaluation` event, so every fault a flag injects is visible where it acted.
+ */
+export interface Flags {
+  /** The number flag `key` holds now; `off` (default 0) when it is off, unknown or not a number. */
+  number(key: string, off?: number): Promise<number>;
+}
+
 /** A backing service a function may use; declaring it gives the context its client. */
 export type Dependency = "postgres" | "redis" | "kafka";
 
@@ -110,6 +120,8 @@ export interface BaseContext {
   readonly log: Logger;
   /** `fetch` with a client span and W3C trace context headers. */
   readonly fetch: typeof fetch;
+  /** Fault flags; see {@linkcode Flags}. */
+  readonly flags: Flags;
 }
 
 /** The context of a function whose service declares the dependencies `D`. */

@@ -29,12 +29,14 @@ import { migrate } from "./db/migrate.ts";
 import { connectPostgres, type PostgresClient } from "./db/postgres.ts";
 import type {
   Dependency,
+  Flags,
   FunctionConfig,
   FunctionContext,
   Producer,
   ServiceDefinition,
 } from "./function.ts";
 import { withDeadline } from "./deadline.ts";
+import { type HostFlags, startFlags } from "./flags/mod.ts";
 import { type Check, Readiness } from "./health.ts";
 import { createTracedFetch } from "./http/fetch.ts";
 import { createServiceApp } from "./http/server.ts";
@@ -73,6 +75,8 @@ export interface Host {
     readonly endpoint: string;
     readonly store: ConsoleStore;
   };
+  /** The fault flags (`FLAGS_FILE`); the console serves `/api/flags` from `flags.source`. */
+  readonly flags: HostFlags;
   /** Stops everything, in order, within `SHUTDOWN_TIMEOUT_MS`. */
   stop(): Promise<void>;
 }
@@ -143,6 +147,8 @@ async function start(
   if (embedded.length > 0) {
     stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
   }
+  const flags = await startFlags(config.flagsFile, log);
+  stack.push(Phase.Infrastructure, "fault flags", () => flags.close());
   const consoleStore = config.console.enabled
     ? startConsoleStore(config, options, log, stack)
     : undefined;
@@ -244,7 +250,12 @@ async function start(
       ? connectCache({ ...cacheEndpoint, tracer, metrics })
       : undefined;
     const producer = bus ? createProducer(bus, tracer, metrics) : undefined;
-    const ctx = createContext(definition, telemetry, functionConfig, { db, cache, producer });
+    const ctx = createContext(definition, telemetry, functionConfig, {
+      db,
+      cache,
+      producer,
+      flags: flags.forService(definition.name, telemetry.log),
+    });
 
     const checks: Record<string, Check> = {};
     if (db) checks.postgres = () => db.ping();
@@ -350,6 +361,7 @@ async function start(
         },
       }
       : {}),
+    flags,
     stop() {
       stopping ??= (async () => {
         log.info("stopping host");
@@ -521,7 +533,7 @@ function createContext(
   definition: ServiceDefinition,
   telemetry: ServiceTelemetry,
   config: FunctionConfig,
-  clients: { db?: PostgresClient; cache?: CacheClient; producer?: Producer },
+  clients: { db?: PostgresClient; cache?: CacheClient; producer?: Producer; flags: Flags },
 ): FunctionContext {
   const missing = (dependency: Dependency) => () => {
     throw new Error(`${definition.name} does not declare "${dependency}" in uses`);
@@ -531,6 +543,7 @@ function createContext(
     config,
     log: telemetry.log,
     fetch: createTracedFetch(telemetry.tracer, telemetry.metrics),
+    flags: clients.flags,
   };
   const declared = (dependency: Dependency) => definition.uses.includes(dependency);
   return Object.defineProperties(ctx, {

@@ -1,6 +1,7 @@
 /**
  * app3: stores messages in PostgreSQL (`POST /PostMessage`), publishes them to `Purchase2`
- * (`POST /Message/Post-Message`) and shows a stored one (`GET /Message/:id`).
+ * (`POST /Message/Post-Message`) and shows a stored one (`GET /Message/:id`). Fault flags:
+ * `app3StoreFailure`, `app3PublishFailure`.
  * @module
  */
 import { Hono } from "hono";
@@ -19,6 +20,9 @@ export const app3 = defineService({
   http: (ctx) =>
     new Hono()
       .post("/PostMessage", storeMessage(ctx))
-      .post("/Message/Post-Message", publishTo(ctx, "Purchase2"))
+      .post(
+        "/Message/Post-Message",
+        publishTo(ctx, "Purchase2", { failureFlag: "app3PublishFailure" }),
+      )
       .get("/Message/:id", getMessage(ctx)),
 });

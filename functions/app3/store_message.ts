@@ -1,10 +1,13 @@
 /**
  * app3 `POST /PostMessage`: stores the message in PostgreSQL, idempotently on its id: 201 when
  * stored now, 200 when the same message was stored before, 409 when the id holds other content.
+ * The fault flag `app3StoreFailure` fails that share of stores with a 500, as a failing database
+ * would.
  * @module
  */
 import type { Handler } from "hono";
 import type { FunctionContext } from "../../runtime/mod.ts";
+import { failSomeCalls } from "../_shared/faults.ts";
 import { readMessage } from "../_shared/message.ts";
 import { type MessageRow, toJson } from "./row.ts";
 
@@ -18,6 +21,7 @@ export function storeMessage(ctx: FunctionContext<"postgres">): Handler {
     const input = await readMessage(c, { idRequired: false, allowSource: true });
     if (input instanceof Response) return input;
     const id = input.id ?? crypto.randomUUID();
+    await failSomeCalls(ctx, "app3StoreFailure", "storing the message");
     const inserted = await ctx.db.query<MessageRow>(INSERT, [
       id,
       input.content,
