@@ -134,8 +134,107 @@ function hostOf(endpoint: string): string {
 /** Services whose image cannot run a health check, and why. */
 const NO_HEALTHCHECK: Record<string, string> = {
   "otel-collector": "built from scratch: no shell and no HTTP client in the image",
-  "redis-rest": "no shell or HTTP client in the image to probe itself with",
+  tempo: "Tempo 2.x has no self-probe and its BusyBox is gone from 2.9.3 on; 3.0 adds -health",
 };
+
+/**
+ * What each pinned image really ships, read from its upstream Dockerfile at that version: the
+ * commands a health check may run (`binaries`), and tools that are there only by accident of the
+ * base image and gone in a nearby version (`incidental`), which no health check may rest on. A
+ * new image or version fails the test until it is looked up and added here.
+ */
+const IMAGES: Record<string, { binaries: string[]; incidental?: string[]; evidence: string }> = {
+  // apache/kafka docker/jvm/Dockerfile (3.9.1): eclipse-temurin:21-jre-alpine, Kafka in
+  // /opt/kafka; its entrypoint /etc/kafka/docker/run is a bash script, so bash is there.
+  "apache/kafka:3.9.1": {
+    binaries: ["/opt/kafka/bin/kafka-broker-api-versions.sh", "sh", "bash"],
+    evidence: "apache/kafka docker/jvm/Dockerfile",
+  },
+  // docker-library/postgres 17/alpine3.x/Dockerfile: the PostgreSQL client tools, BusyBox.
+  "postgres:17.6-alpine": {
+    binaries: ["pg_isready", "psql", "sh"],
+    evidence: "docker-library/postgres 17/alpine Dockerfile",
+  },
+  // docker-library/redis 7.4/alpine/Dockerfile: redis-server and redis-cli, BusyBox.
+  "redis:7.4.10-alpine": {
+    binaries: ["redis-cli", "redis-server", "sh"],
+    evidence: "docker-library/redis 7.4/alpine Dockerfile",
+  },
+  // hiett/serverless-redis-http Dockerfile at tag 0.0.10: FROM elixir:1.13.4-alpine (BusyBox
+  // sh, wget, grep); the server listens on :80 (config/prod.exs, compiled into lib/srh.ex).
+  "hiett/serverless-redis-http:0.0.10": {
+    binaries: ["sh", "wget", "grep"],
+    evidence: "hiett/serverless-redis-http Dockerfile @0.0.10",
+  },
+  // open-telemetry/opentelemetry-collector-releases distributions/otelcol-contrib Dockerfile:
+  // FROM scratch, the collector binary alone.
+  "otel/opentelemetry-collector-contrib:0.150.1": {
+    binaries: ["/otelcol-contrib"],
+    evidence: "opentelemetry-collector-releases otelcol-contrib Dockerfile (FROM scratch)",
+  },
+  // grafana/tempo cmd/tempo/Dockerfile @v2.9.0: distroless/static-debian12:debug, whose
+  // BusyBox (wget) is removed from v2.9.3 on (distroless/static-debian12, no busybox); the
+  // `-health` flag exists only from v3.0.0 (cmd/tempo/main.go).
+  "grafana/tempo:2.9.0": {
+    binaries: ["/tempo"],
+    incidental: ["wget", "sh", "/busybox/wget", "/busybox/sh"],
+    evidence: "grafana/tempo cmd/tempo/Dockerfile @v2.9.0 and @v2.9.3",
+  },
+  // grafana/loki cmd/loki/Dockerfile @v3.7.x: gcr.io/distroless/static:nonroot with
+  // /usr/bin/loki alone; `loki -health` GETs http://localhost:3100/ready (cmd/loki/health.go,
+  // added in #20313, in every release from 3.6.10 and 3.7.2 on).
+  "grafana/loki:3.7.7": {
+    binaries: ["/usr/bin/loki"],
+    evidence: "grafana/loki cmd/loki/Dockerfile and cmd/loki/health.go @v3.7.6, release-3.7.x",
+  },
+  // prometheus/prometheus Dockerfile @v2.55.1: quay.io/prometheus/busybox, /bin/prometheus,
+  // /bin/promtool.
+  "prom/prometheus:v2.55.1": {
+    binaries: ["/bin/prometheus", "/bin/promtool", "promtool", "wget", "sh"],
+    evidence: "prometheus/prometheus Dockerfile @v2.55.1",
+  },
+  // prometheus/alertmanager Dockerfile @v0.28.1: quay.io/prometheus/busybox, alertmanager, amtool.
+  "prom/alertmanager:v0.28.1": {
+    binaries: ["/bin/alertmanager", "/bin/amtool", "amtool", "wget", "sh"],
+    evidence: "prometheus/alertmanager Dockerfile @v0.28.1",
+  },
+  // grafana/grafana Dockerfile: the default tag is the Alpine build (BusyBox wget), the
+  // Ubuntu one is tagged -ubuntu.
+  "grafana/grafana:12.3.1": {
+    binaries: ["grafana", "grafana-server", "wget", "sh"],
+    evidence: "grafana/grafana Dockerfile (BASE_IMAGE alpine)",
+  },
+  // denoland/deno Dockerfile (debian): the deno binary.
+  "denoland/deno:2.9.5": { binaries: ["deno"], evidence: "denoland/deno dockerfiles" },
+};
+
+/**
+ * The default command of images whose command the stack replaces (their Dockerfile's CMD):
+ * replacing it must keep each of these flags, or what they set is lost.
+ */
+const DEFAULT_FLAGS: Record<string, string[]> = {
+  // prometheus/prometheus Dockerfile @v2.55.1 CMD.
+  "prom/prometheus:v2.55.1": [
+    "--config.file",
+    "--storage.tsdb.path",
+    "--web.console.libraries",
+    "--web.console.templates",
+  ],
+  // prometheus/alertmanager Dockerfile @v0.28.1 CMD.
+  "prom/alertmanager:v0.28.1": ["--config.file", "--storage.path"],
+  // grafana/loki cmd/loki/Dockerfile CMD.
+  "grafana/loki:3.7.7": ["-config.file"],
+};
+
+/** The commands a health check runs: the executable, or each command of a CMD-SHELL line. */
+function healthcheckCommands(test: unknown): string[] {
+  if (!Array.isArray(test) || test.length < 2) return [];
+  const [kind, ...rest] = test as string[];
+  if (kind === "CMD") return [rest[0]];
+  if (kind !== "CMD-SHELL") return [];
+  return rest.join(" ").split(/\|\||&&|\||;/).map((part) => part.trim().split(/\s+/)[0])
+    .filter((word) => word !== "" && word !== "!");
+}
 
 stackTest(
   needs.compose,
@@ -213,6 +312,60 @@ stackTest(
       "the containerised host publishes the ports Prometheus scrapes",
     );
     assert.deepEqual(all.functions.profiles, ["host"], "the containerised host is opt-in");
+  },
+);
+
+stackTest(
+  needs.compose,
+  "compose: every health check runs a command its pinned image really ships",
+  async () => {
+    const all = services(await composeConfig());
+    for (const [name, service] of Object.entries(all)) {
+      const image = IMAGES[service.image ?? ""];
+      assert.ok(
+        image,
+        `${name}: ${service.image} is not in IMAGES; look up what it ships (its Dockerfile at ` +
+          "that version) before relying on it",
+      );
+      for (const command of healthcheckCommands(service.healthcheck?.test)) {
+        assert.ok(
+          !(image.incidental ?? []).includes(command),
+          `${name}: the health check runs ${command}, which ${service.image} ships only by ` +
+            `accident of its base image (${image.evidence})`,
+        );
+        assert.ok(
+          image.binaries.includes(command),
+          `${name}: the health check runs ${command}, which ${service.image} does not ship ` +
+            `(${image.evidence})`,
+        );
+      }
+    }
+  },
+);
+
+Deno.test("healthcheckCommands reads CMD and CMD-SHELL checks", () => {
+  assert.deepEqual(healthcheckCommands(["CMD", "/usr/bin/loki", "-health"]), ["/usr/bin/loki"]);
+  assert.deepEqual(
+    healthcheckCommands(["CMD-SHELL", "wget -q -O - http://x/ | grep -q PONG && test -f a"]),
+    ["wget", "grep", "test"],
+  );
+  assert.deepEqual(healthcheckCommands(["NONE"]), []);
+  assert.deepEqual(healthcheckCommands(undefined), []);
+});
+
+stackTest(
+  needs.compose,
+  "compose: a replaced command keeps every flag of the image's default command",
+  async () => {
+    const all = services(await composeConfig());
+    for (const [name, service] of Object.entries(all)) {
+      const defaults = DEFAULT_FLAGS[service.image ?? ""];
+      if (!defaults || !service.command) continue;
+      const given = service.command.map((arg) => arg.split("=")[0]);
+      for (const flag of defaults) {
+        assert.ok(given.includes(flag), `${name}: replacing the command drops ${flag}`);
+      }
+    }
   },
 );
 
@@ -548,6 +701,103 @@ function datasourceUidReferences(value: unknown, path = ""): Array<[string, stri
   return [];
 }
 
+/** The Grafana version {@linkcode GRAFANA_JSON_DATA} describes. */
+const GRAFANA_IMAGE = "grafana/grafana:12.3.1";
+
+/** Settings every data source type accepts (`DataSourceJsonData` and the HTTP settings). */
+const COMMON_JSON_DATA = [
+  "authType",
+  "defaultRegion",
+  "profile",
+  "manageAlerts",
+  "alertmanagerUid",
+  "timeout",
+  "keepCookies",
+  "tlsAuth",
+  "tlsAuthWithCACert",
+  "tlsSkipVerify",
+  "serverName",
+  "oauthPassThru",
+];
+
+/**
+ * The `jsonData` settings each data source type reads in the pinned Grafana, from the plugins'
+ * option types at 12.x; anything else is ignored without a word, which is how a removed setting
+ * (Tempo's `lokiSearch`, gone in Grafana 11 with the Loki search query type) lingers unnoticed.
+ */
+const GRAFANA_JSON_DATA: Record<string, { keys: string[]; evidence: string }> = {
+  tempo: {
+    keys: [
+      "tracesToLogsV2",
+      "tracesToLogs",
+      "tracesToMetrics",
+      "tracesToProfiles",
+      "serviceMap",
+      "search",
+      "nodeGraph",
+      "spanBar",
+      "tagLimit",
+      "traceQuery",
+      "streamingEnabled",
+      "timeRangeForTags",
+    ],
+    evidence: "public/app/plugins/datasource/tempo/types.ts TempoJsonData and the trace-link " +
+      "settings of @grafana/o11y-ds-frontend its ConfigEditor writes",
+  },
+  loki: {
+    keys: ["maxLines", "derivedFields", "alertmanager", "predefinedOperations"],
+    evidence: "public/app/plugins/datasource/loki/types.ts LokiOptions",
+  },
+  prometheus: {
+    keys: [
+      "httpMethod",
+      "prometheusType",
+      "prometheusVersion",
+      "timeInterval",
+      "queryTimeout",
+      "exemplarTraceIdDestinations",
+      "customQueryParameters",
+      "cacheLevel",
+      "incrementalQuerying",
+      "incrementalQueryOverlapWindow",
+      "disableRecordingRules",
+      "defaultEditor",
+      "seriesEndpoint",
+      "allowAsRecordingRulesTarget",
+    ],
+    evidence: "packages/grafana-prometheus/src/types.ts PromOptions",
+  },
+  alertmanager: {
+    keys: ["implementation", "handleGrafanaManagedAlerts"],
+    evidence: "public/app/plugins/datasource/alertmanager/types.ts AlertManagerDataSourceJsonData",
+  },
+};
+
+stackTest(
+  needs.compose,
+  "Grafana data sources use only settings the pinned Grafana reads",
+  async () => {
+    const all = services(await composeConfig());
+    assert.equal(
+      all.grafana.image,
+      GRAFANA_IMAGE,
+      "Grafana was bumped: check GRAFANA_JSON_DATA against the new version's plugin option types",
+    );
+    for (const source of datasources()) {
+      const known = GRAFANA_JSON_DATA[source.type];
+      assert.ok(known, `${source.name}: add the ${source.type} settings to GRAFANA_JSON_DATA`);
+      for (const key of Object.keys(source.jsonData ?? {})) {
+        assert.ok(
+          known.keys.includes(key) || COMMON_JSON_DATA.includes(key),
+          `${source.name}: jsonData.${key} is not read by Grafana ${
+            GRAFANA_IMAGE.split(":")[1]
+          } (${known.evidence})`,
+        );
+      }
+    }
+  },
+);
+
 stackTest(
   needs.compose,
   "Grafana provisioning files parse and data sources link to each other",
@@ -575,7 +825,7 @@ stackTest(
       tracesToMetrics?: { datasourceUid: string };
       serviceMap?: { datasourceUid: string };
       nodeGraph?: { enabled: boolean };
-      lokiSearch?: { datasourceUid: string };
+      search?: { hide?: boolean };
     };
     const uidOf = (type: string) => sources.find((s) => s.type === type)?.uid;
     assert.equal(tempo.tracesToLogsV2?.datasourceUid, uidOf("loki"), "trace → logs");
@@ -587,7 +837,7 @@ stackTest(
     assert.equal(tempo.tracesToMetrics?.datasourceUid, uidOf("prometheus"), "trace → metrics");
     assert.equal(tempo.serviceMap?.datasourceUid, uidOf("prometheus"), "service map");
     assert.equal(tempo.nodeGraph?.enabled, true, "node graph");
-    assert.equal(tempo.lokiSearch?.datasourceUid, uidOf("loki"), "Loki search");
+    assert.equal(tempo.search?.hide, false, "TraceQL search is shown");
     const loki = byType("loki") as {
       derivedFields?: Array<{ matcherType?: string; matcherRegex: string; datasourceUid?: string }>;
     };
