@@ -46,6 +46,7 @@ import { redactUrls } from "./redact.ts";
 import type { PageMount } from "./console/app.ts";
 import { consoleLogSink, consoleSpanProcessor, sampleRegistries } from "./console/capture.ts";
 import { hostActions, type HostedService, hostFunctions } from "./console/host_bridge.ts";
+import { flagsPanel } from "./console/pages/flags.tsx";
 import { mountPages } from "./console/pages/mod.ts";
 import { isLoopback } from "./console/guard.ts";
 import { type ConsoleServer, serveConsole } from "./console/server.ts";
@@ -155,7 +156,7 @@ async function start(
   // Served before the services start, so its URL is the first thing the log shows; the
   // Functions page's facts and actions fill in as the services come up.
   const hosted: HostedService[] = [];
-  const consoleServer = consoleStore?.serve(hostActions(hosted));
+  const consoleServer = consoleStore?.serve(hostActions(hosted), flags);
   consoleStore?.store.setFunctionsSource(hostFunctions(hosted));
   // Exporting to this host's own console would show every span and log record twice.
   const own = consoleServer ? new URL(consoleServer.endpoint).port : undefined;
@@ -395,7 +396,7 @@ function startConsoleStore(
   stack.push(Phase.Telemetry, "console buffers", () => Promise.resolve(store.close()));
   return {
     store,
-    serve(actions: ReturnType<typeof hostActions>): ConsoleServer | undefined {
+    serve(actions: ReturnType<typeof hostActions>, flags: HostFlags): ConsoleServer | undefined {
       try {
         const server = serveConsole({
           store,
@@ -403,7 +404,8 @@ function startConsoleStore(
           port: config.console.port,
           token: config.console.token,
           actions,
-          pages: options.consolePages ?? mountPages(),
+          pages: options.consolePages ?? mountPages({ flagsPanel: flagsPanel(flags.source) }),
+          flags: flags.source,
         });
         stack.push(Phase.DataFolder, "console", () => server.stop());
         log.info(`console at ${server.url}`, {

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import type { ServiceName } from "../runtime/config.ts";
 import { withVariant } from "../runtime/flags/definitions.ts";
-import { flagRoutes } from "../runtime/flags/mod.ts";
 import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
 import { postJson, startTestHost, type TestHost, waitFor } from "./_harness.ts";
 import type { ReceivedSpan } from "./_otlp.ts";
@@ -32,14 +31,22 @@ function flagEvents(span: ReceivedSpan | undefined, flag: string) {
   );
 }
 
-/** Switches `flag` through `PUT /api/flags/:name`, as the console does. */
+/** Switches `flag` through the host's console, `PUT /api/flags/:name`, as the Functions page does. */
 async function put(test: TestHost, flag: string, variant: string): Promise<void> {
-  const response = await flagRoutes(test.host.flags.source).request(`/api/flags/${flag}`, {
+  const console = test.host.console;
+  if (!console) throw new Error("the test host runs no console");
+  const response = await fetch(`${console.endpoint}/api/flags/${flag}`, {
     method: "PUT",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ variant }),
   });
-  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(response.status, 200, await response.text());
+  const listed = await (await fetch(`${console.endpoint}/api/flags`)).json();
+  assert.equal(
+    listed.flags.find((f: { name: string }) => f.name === flag).variant,
+    variant,
+    "the console lists the flag as switched",
+  );
 }
 
 /** The records of an embedded topic keyed `key`. */

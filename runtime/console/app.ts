@@ -16,6 +16,8 @@
  */
 import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { flagRoutes } from "../flags/api.ts";
+import type { FlagSource } from "../flags/source.ts";
 import { guard } from "./guard.ts";
 import { type ConsoleSink, otlpRoutes } from "./ingest.ts";
 import type {
@@ -67,6 +69,8 @@ export interface ConsoleAppOptions {
   readonly heartbeatMs?: number;
   /** Ends every open event stream when aborted, so the server can stop without waiting on them. */
   readonly closing?: AbortSignal;
+  /** The host's fault flags: `GET /api/flags` and `PUT /api/flags/:name` when given. */
+  readonly flags?: FlagSource;
 }
 
 /** Builds the app. */
@@ -114,6 +118,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
       return c.json(await actions.runCron(c.req.param("service"), c.req.param("name")), 202);
     });
   }
+  if (options.flags) app.route("/", flagRoutes(options.flags));
   app.all("/api/*", (c) => c.json({ error: `no API route ${c.req.method} ${c.req.path}` }, 404));
 
   if (options.pages) {
@@ -131,6 +136,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
           "/api/functions",
           "/api/stats",
           "/api/events",
+          ...(options.flags ? ["/api/flags"] : []),
         ],
         otlp: options.sink ? ["/v1/traces", "/v1/logs", "/v1/metrics"] : [],
       }));

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import type { FlagSource } from "../flags/source.ts";
 import { encodeHex } from "./_codec.ts";
 import { type ConsoleActions, createConsoleApp, type PageMount } from "./app.ts";
 import { isLoopback } from "./guard.ts";
@@ -29,6 +30,8 @@ export interface ServeConsoleOptions {
   readonly actions?: ConsoleActions;
   readonly pages?: PageMount;
   readonly maxIngestBytes?: number;
+  /** The host's fault flags, served at `/api/flags`. */
+  readonly flags?: FlagSource;
 }
 
 /** A running console. */
@@ -63,6 +66,7 @@ export function serveConsole(options: ServeConsoleOptions): ConsoleServer {
     loopback,
     token,
     maxIngestBytes: options.maxIngestBytes,
+    flags: options.flags,
   });
   const server = Deno.serve({
     hostname: options.hostname,

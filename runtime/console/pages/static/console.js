@@ -477,6 +477,51 @@
       } catch (error) {
         output.innerHTML = `<span class="st bad">failed</span> ${escapeHtml(String(error))}`;
       }
+    } else if (form.classList.contains("flag-form")) {
+      event.preventDefault();
+      const variant = event.submitter && event.submitter.value;
+      if (!variant) return;
+      output.textContent = "switching…";
+      try {
+        const response = await fetch(`/api/flags/${encodeURIComponent(form.dataset.flag)}`, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ variant }),
+        });
+        let data;
+        try {
+          data = await response.json();
+        } catch {
+          data = { error: `the console answered ${response.status} without JSON` };
+        }
+        if (!response.ok) {
+          output.innerHTML = `<span class="st bad">${response.status}</span> ${
+            escapeHtml(String(data.error ?? "failed"))
+          }`;
+          return;
+        }
+        for (const button of form.querySelectorAll("button.variant")) {
+          const current = button.value === data.variant;
+          button.classList.toggle("current", current);
+          button.setAttribute("aria-pressed", String(current));
+        }
+        const item = form.closest("li");
+        if (item) {
+          item.classList.toggle("on", data.variant !== "off");
+          const value = item.querySelector(".flag-value");
+          if (value) value.textContent = JSON.stringify(data.value);
+        }
+        const panel = form.closest(".flags-panel");
+        const badge = panel && panel.querySelector("h2 .badge");
+        if (badge) {
+          const on = panel.querySelectorAll("li.on").length;
+          badge.textContent = on > 0 ? `${on} on` : "all off";
+          badge.classList.toggle("bad", on > 0);
+        }
+        output.textContent = `now ${data.variant}`;
+      } catch (error) {
+        output.innerHTML = `<span class="st bad">failed</span> ${escapeHtml(String(error))}`;
+      }
     } else if (form.classList.contains("run-form")) {
       event.preventDefault();
       output.textContent = "starting…";
