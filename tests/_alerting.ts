@@ -12,6 +12,7 @@
  * @module
  */
 import { parse, stringify } from "yaml";
+import { freePort } from "../testing/port.ts";
 import { repoPath } from "./_stack.ts";
 
 /** Milliseconds in each Prometheus duration unit. */
@@ -92,14 +93,6 @@ export function compressedRules(compression: Compression): Array<{ name: string;
     }
     return { name, text: stringify(document) };
   });
-}
-
-/** A port nothing listens on (bound, then released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** A server process started by a test, with its output kept for failure messages. */

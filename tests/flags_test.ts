@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import type { ServiceName } from "../runtime/config.ts";
 import { withVariant } from "../runtime/flags/definitions.ts";
 import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
-import { postJson, startTestHost, type TestHost, waitFor } from "./_harness.ts";
-import type { ReceivedSpan } from "./_otlp.ts";
+import { waitFor } from "../testing/wait.ts";
+import { postJson, startTestHost, type TestHost } from "./_harness.ts";
+import type { ReceivedSpan } from "../testing/otlp_receiver.ts";
 
 const ERROR = 2;
 

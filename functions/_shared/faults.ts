@@ -39,6 +39,26 @@ export async function delayBy(ctx: BaseContext, flag: string): Promise<void> {
   if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The end of each delay lane: callers of one flag wait their turn, one at a time. */
+const lanes = new Map<string, Promise<void>>();
+
+/**
+ * Waits as many milliseconds as `flag` holds, one caller at a time: like a dependency that serves
+ * one request at a time, throughput drops to one per delay however many callers run at once.
+ */
+export async function delayInLine(ctx: BaseContext, flag: string): Promise<void> {
+  const ms = Math.min(await ctx.flags.number(flag), MAX_DELAY_MS);
+  if (ms <= 0) return;
+  const previous = lanes.get(flag) ?? Promise.resolve();
+  const mine = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  lanes.set(flag, mine);
+  try {
+    await mine;
+  } finally {
+    if (lanes.get(flag) === mine) lanes.delete(flag);
+  }
+}
+
 /** Middleware answering every request of an app `flag` milliseconds later. */
 export function delayedBy(ctx: BaseContext, flag: string): MiddlewareHandler {
   return async (_c, next) => {

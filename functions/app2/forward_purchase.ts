@@ -2,7 +2,8 @@
  * app2's Kafka-triggered function: each `Purchase` message is POSTed to app3
  * `/Message/Post-Message`. A rejected message (4xx) is dead-lettered; a failing app3 (5xx) is
  * retried, then dead-lettered; an unreachable or unavailable one (503) is waited for. The fault
- * flag `app2ConsumeDelayMs` makes each message take that much longer, so lag builds on `Purchase`.
+ * flag `app2ConsumeDelayMs` makes app2 take that long per message, one message at a time however
+ * many it handles at once, so lag builds on `Purchase`.
  * @module
  */
 import {
@@ -11,7 +12,7 @@ import {
   PermanentError,
 } from "../../runtime/mod.ts";
 import { postJson, succeeded } from "../_shared/call.ts";
-import { delayBy } from "../_shared/faults.ts";
+import { delayInLine } from "../_shared/faults.ts";
 import { messageFromRecord } from "../_shared/message.ts";
 
 /** Statuses worth retrying although they are 4xx. */
@@ -24,7 +25,7 @@ export const forwardPurchase: KafkaFunction<never> = {
   group: "app2",
   async handle(record, ctx) {
     const message = messageFromRecord(record);
-    await delayBy(ctx, "app2ConsumeDelayMs");
+    await delayInLine(ctx, "app2ConsumeDelayMs");
     const reply = await postJson(
       ctx,
       "app3",

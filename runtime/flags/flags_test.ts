@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { context, trace } from "@opentelemetry/api";
-import { memoryTracer, waitFor } from "../_test_util.ts";
+import { waitFor } from "../../testing/wait.ts";
+import { memoryTracer } from "../_test_util.ts";
 import { type FlagView, parseFlagFile, withVariant } from "./definitions.ts";
 import { flagRoutes, PROVIDER_NAME, startFlags } from "./mod.ts";
 import { FlagSource } from "./source.ts";
