@@ -44,13 +44,13 @@ const lanes = new Map<string, Promise<void>>();
 
 /**
  * Waits as many milliseconds as `flag` holds, one caller at a time: like a dependency that serves
- * one request at a time, throughput drops to one per delay however many callers run at once.
+ * one request at a time, throughput drops to one per delay however many callers run at once. The
+ * flag is read when a caller's turn comes, so switching it off drains the line at once.
  */
 export async function delayInLine(ctx: BaseContext, flag: string): Promise<void> {
-  const ms = Math.min(await ctx.flags.number(flag), MAX_DELAY_MS);
-  if (ms <= 0) return;
+  if (await ctx.flags.number(flag) <= 0 && !lanes.has(flag)) return;
   const previous = lanes.get(flag) ?? Promise.resolve();
-  const mine = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const mine = previous.then(() => delayBy(ctx, flag));
   lanes.set(flag, mine);
   try {
     await mine;

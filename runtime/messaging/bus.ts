@@ -66,6 +66,11 @@ export interface BatchControl {
   isRunning(): boolean;
   /** True when a rebalance took the partition away. */
   isStale(): boolean;
+  /**
+   * The partition's high watermark now, when the bus knows it without a request (the embedded
+   * bus): consumer lag then counts what arrived while a long batch was being handled.
+   */
+  highWatermark?(): string;
 }
 
 /** Handles one batch; throwing makes the bus redeliver everything not committed. */

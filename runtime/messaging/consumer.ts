@@ -119,7 +119,10 @@ async function handleBatch(
     control.resolveOffset(last);
     telemetry.metrics.kafkaConsumerLag.set(
       { ...labels, partition: String(batch.partition) },
-      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)),
+      Math.max(
+        0,
+        Number(BigInt(control.highWatermark?.() ?? batch.highWatermark) - BigInt(last) - 1n),
+      ),
     );
   };
 

@@ -519,6 +519,7 @@ class EmbeddedSubscription implements Subscription {
         heartbeat: () => Promise.resolve(),
         isRunning: () => this.#running,
         isStale: () => false,
+        highWatermark: () => String(bus.highWatermark(topic, partition)),
       });
     } catch {
       // Like a restarted Kafka consumer: pause, then redeliver from the last commit.
