@@ -42,7 +42,6 @@ function readText(path: string): string {
 /** The npm packages the report names, with the versions deno.json pins. */
 const PACKAGES = [
   "hono",
-  "@hono/prometheus",
   "prom-client",
   "kafkajs",
   "postgres",

@@ -68,7 +68,7 @@ const CATEGORIES: ReadonlyArray<readonly [string, RegExp]> = [
   ["Kafka client (kafkajs)", /kafkajs/],
   [
     "host middleware and context manager",
-    /runtime\/(http|messaging)|@hono\+prometheus|context-async-hooks|api\/build\/src\/(api|context)|deno_node\/async_hooks/,
+    /runtime\/(http|messaging)|prom-client|context-async-hooks|api\/build\/src\/(api|context)|deno_node\/async_hooks/,
   ],
   ["Hono routing and composition", /hono@/],
 ];

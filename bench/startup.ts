@@ -65,21 +65,21 @@ export interface StartupBenchResult {
   readonly memory: MemoryResult;
 }
 
-/** V8 heap figures the host exports as `deno_memory_*_bytes`. */
+/** V8 heap figures the host exports as `v8js_memory_heap_*_bytes`, summed over heap spaces. */
 export interface HeapGauges {
   readonly heapUsedBytes: number;
   readonly heapTotalBytes: number;
-  readonly externalBytes: number;
 }
 
 async function heapGauges(baseUrl: string): Promise<HeapGauges> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const gauge = (name: string) =>
-    Number(text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? NaN);
+  const sum = (name: string) => {
+    const values = [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "gm"))];
+    return values.length === 0 ? NaN : values.reduce((total, m) => total + Number(m[1]), 0);
+  };
   return {
-    heapUsedBytes: gauge("deno_memory_heap_used_bytes"),
-    heapTotalBytes: gauge("deno_memory_heap_total_bytes"),
-    externalBytes: gauge("deno_memory_external_bytes"),
+    heapUsedBytes: sum("v8js_memory_heap_used_bytes"),
+    heapTotalBytes: sum("v8js_memory_heap_space_size_bytes"),
   };
 }
 

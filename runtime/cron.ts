@@ -1,7 +1,10 @@
 /**
- * Runs cron functions on croner schedules. Each run is the root span of its own trace
- * (`faas.trigger=timer`); a run never overlaps the previous one (croner's `protect`), and a
- * skipped tick is counted, not queued.
+ * Runs cron functions on croner schedules. Each run is a FaaS invocation: the SERVER root span
+ * of its own trace (`faas.trigger=timer`, `faas.invocation_id`, `faas.coldstart` on the first
+ * run in this host), measured in `faas_invoke_duration_seconds` and counted in
+ * `faas_invocations_total` or `faas_errors_total`. A run never overlaps the previous one
+ * (croner's `protect`): a tick that comes while a run is still going is skipped and logged,
+ * not queued.
  *
  * @example
  * ```ts
@@ -17,6 +20,7 @@ import { Cron } from "croner";
 import { errorType } from "./errors.ts";
 import type { CronFunction, FunctionContext } from "./function.ts";
 import type { ServiceTelemetry } from "./telemetry/provider.ts";
+import { observe } from "./telemetry/metrics.ts";
 import { recordError } from "./telemetry/span.ts";
 
 /** A scheduled cron function. */
@@ -44,17 +48,24 @@ export interface CronOptions {
 export function startCron(options: CronOptions): CronJob {
   const { fn, ctx, telemetry, schedule } = options;
   const { metrics, tracer } = telemetry;
+  const labels = { faas_trigger: "timer", faas_name: fn.name };
+  // Counters start at 0, so the first failure is an increase an alert can see.
+  metrics.faasInvocations.inc(labels, 0);
+  metrics.faasErrors.inc(labels, 0);
   let running: Promise<void> | undefined;
+  let cold = true;
 
   /** Starts the run's span at once (so its trace id is known) and runs the function. */
   const run = (scheduledAt: Date): { traceId: string; done: Promise<void> } => {
     const started = performance.now();
     const span = tracer.startSpan(fn.name, {
-      kind: SpanKind.INTERNAL,
+      kind: SpanKind.SERVER,
       root: true,
       attributes: {
         "faas.trigger": "timer",
         "faas.name": fn.name,
+        "faas.invocation_id": crypto.randomUUID(),
+        "faas.coldstart": cold,
         "faas.cron": schedule,
         "faas.time": scheduledAt.toISOString(),
       },
@@ -63,12 +74,13 @@ export function startCron(options: CronOptions): CronJob {
   };
 
   const finish = async (span: ReturnType<typeof tracer.startSpan>, started: number) => {
-    let outcome = "success";
+    if (cold) metrics.faasColdstarts.inc(labels);
+    cold = false;
+    let failed = false;
     try {
       await context.with(trace.setSpan(ROOT_CONTEXT, span), () => fn.run(ctx));
-      metrics.cronLastSuccess.set({ function: fn.name }, Date.now() / 1000);
     } catch (error) {
-      outcome = "error";
+      failed = true;
       recordError(span, error);
       context.with(
         trace.setSpan(ROOT_CONTEXT, span),
@@ -81,13 +93,12 @@ export function startCron(options: CronOptions): CronJob {
       );
     } finally {
       span.end();
-      metrics.cronRuns.inc({ function: fn.name, outcome });
-      metrics.cronDuration.observe({ function: fn.name }, (performance.now() - started) / 1000);
+      (failed ? metrics.faasErrors : metrics.faasInvocations).inc(labels);
+      observe(metrics.faasInvokeDuration, labels, (performance.now() - started) / 1000, span);
     }
   };
 
   const skipped = () => {
-    metrics.cronRuns.inc({ function: fn.name, outcome: "skipped" });
     ctx.log.warn("cron run skipped: the previous run is still going", { function: fn.name });
   };
   const job = new Cron(schedule, { protect: skipped }, () => {

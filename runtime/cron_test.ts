@@ -53,14 +53,24 @@ cronTest("startCron: runs on schedule, each run the root span of its own trace",
   const spans = telemetry.spans().filter((span) => span.name === "call-message");
   assert.ok(spans.length >= 2);
   for (const span of spans) {
-    assert.equal(span.kind, SpanKind.INTERNAL);
+    assert.equal(span.kind, SpanKind.SERVER, "a cron run is a FaaS invocation");
     assert.equal(span.parentSpanContext, undefined, "a run is a root span");
     assert.equal(span.status.code, SpanStatusCode.UNSET);
     assert.equal(span.attributes["faas.trigger"], "timer");
     assert.equal(span.attributes["faas.name"], "call-message");
     assert.equal(span.attributes["faas.cron"], EVERY_SECOND);
     assert.match(String(span.attributes["faas.time"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.match(String(span.attributes["faas.invocation_id"]), /^[0-9a-f-]{36}$/);
   }
+  assert.deepEqual(
+    spans.map((span) => span.attributes["faas.coldstart"]),
+    spans.map((_, i) => i === 0),
+    "the first run in this host is the cold start",
+  );
+  assert.equal(
+    new Set(spans.map((span) => span.attributes["faas.invocation_id"])).size,
+    spans.length,
+  );
   assert.notEqual(spans[0].spanContext().traceId, spans[1].spanContext().traceId);
   assert.equal(runs[0].traceId, spans[0].spanContext().traceId, "the run sees its span as active");
   const client = telemetry.spans().find((span) => span.name === "POST")!;
@@ -70,21 +80,14 @@ cronTest("startCron: runs on schedule, each run the root span of its own trace",
   assert.ok(runs[1].at - runs[0].at >= 700, "runs follow the schedule, a second apart");
 
   const registry = telemetry.metrics.registry;
+  const labels = { faas_trigger: "timer", faas_name: "call-message" };
+  assert.equal(await metricValue(registry, "faas_invocations_total", labels), spans.length);
+  assert.equal(await metricValue(registry, "faas_errors_total", labels), 0);
+  assert.equal(await metricValue(registry, "faas_coldstarts_total", labels), 1);
   assert.equal(
-    await metricValue(registry, "cron_runs_total", {
-      function: "call-message",
-      outcome: "success",
-    }),
+    await metricValue(registry, "faas_invoke_duration_seconds_count", labels),
     spans.length,
   );
-  assert.equal(
-    await metricValue(registry, "cron_run_duration_seconds_count", { function: "call-message" }),
-    spans.length,
-  );
-  const lastSuccess = await metricValue(registry, "cron_last_success_timestamp_seconds", {
-    function: "call-message",
-  });
-  assert.ok(lastSuccess !== undefined && Math.abs(lastSuccess - Date.now() / 1000) < 5);
 });
 
 cronTest("startCron: a failed run is recorded on its span, logged and counted", async () => {
@@ -115,19 +118,24 @@ cronTest("startCron: a failed run is recorded on its span, logged and counted", 
   assert.deepEqual(warning.error, { type: "Error", message: "app1 is down" });
   assert.equal(warning.trace_id, span.spanContext().traceId);
   const registry = telemetry.metrics.registry;
-  assert.equal(
-    await metricValue(registry, "cron_runs_total", {
-      function: "call-post-message",
-      outcome: "error",
-    }),
-    calls,
-  );
-  assert.equal(
-    await metricValue(registry, "cron_last_success_timestamp_seconds", {
-      function: "call-post-message",
-    }),
-    undefined,
-  );
+  const labels = { faas_trigger: "timer", faas_name: "call-post-message" };
+  assert.equal(await metricValue(registry, "faas_errors_total", labels), calls);
+  assert.equal(await metricValue(registry, "faas_invocations_total", labels), 0);
+});
+
+cronTest("startCron: its counters start at 0, so the first failure is an increase", async () => {
+  const telemetry = memoryTelemetry("executor");
+  const fn: CronFunction = {
+    name: "never",
+    schedule: () => "0 0 1 1 *",
+    run: () => Promise.resolve(),
+  };
+  const job = startCron({ fn, ctx: contextFor(telemetry), telemetry, schedule: "0 0 1 1 *" });
+  await job.stop();
+  const labels = { faas_trigger: "timer", faas_name: "never" };
+  const registry = telemetry.metrics.registry;
+  assert.equal(await metricValue(registry, "faas_errors_total", labels), 0);
+  assert.equal(await metricValue(registry, "faas_invocations_total", labels), 0);
 });
 
 cronTest(
@@ -149,12 +157,13 @@ cronTest(
       },
     };
     const job = startCron({ fn, ctx: contextFor(telemetry), telemetry, schedule: EVERY_SECOND });
-    const registry = telemetry.metrics.registry;
     const skipped = () =>
-      metricValue(registry, "cron_runs_total", { function: "slow", outcome: "skipped" });
+      telemetry.records.filter((record) =>
+        record.message === "cron run skipped: the previous run is still going"
+      ).length;
     let stopped = false;
     try {
-      await waitFor("a skipped tick", async () => ((await skipped()) ?? 0) >= 1, 3500);
+      await waitFor("a skipped tick", () => skipped() >= 1, 3500);
       assert.equal(most, 1, "runs overlapped");
       assert.equal(active, 1, "the first run is still going");
       const stopping = job.stop().then(() => stopped = true);

@@ -92,6 +92,18 @@ export interface HostOptions {
 
 type Definitions = Readonly<Record<ServiceName, ServiceDefinition>>;
 
+/**
+ * The service whose `/metrics` serves the process and runtime metrics: the first of these the
+ * host runs (with the default ports, the lowest port: app1's 8001 when everything runs).
+ */
+export const PROCESS_METRICS_ORDER: readonly ServiceName[] = [
+  "app1",
+  "app2",
+  "app3",
+  "app4",
+  "executor",
+];
+
 interface RunningService {
   readonly name: ServiceName;
   readonly definition: ServiceDefinition;
@@ -195,6 +207,8 @@ async function start(
   );
   // Every port is bound before the slow starts (embedded PostgreSQL), so a clash fails at once.
   const running: RunningService[] = [];
+  // Process-wide metrics go on one port only, so a sum over scrape targets counts them once.
+  const processPort = PROCESS_METRICS_ORDER.find((name) => config.services.includes(name));
   for (const definition of selected) {
     const capture = consoleStore?.store && {
       spanProcessor: consoleSpanProcessor(consoleStore.store),
@@ -279,6 +293,7 @@ async function start(
       readiness,
       functions,
       maxBodyBytes: config.maxBodyBytes,
+      processMetrics: definition.name === processPort,
     });
     const serviceCrons: HostedService["crons"][number][] = [];
     hosted.push({
@@ -445,8 +460,9 @@ function serve(
         telemetry.log.error("request failed outside the app", { error: error as Error });
         return Response.json({ error: "internal error" }, { status: 500 });
       },
-    }, (request) =>
-      service?.app?.fetch(request) ??
+    }, (request, info) =>
+      // The connection info reaches the tracing middleware as Hono's env (client address).
+      service?.app?.fetch(request, info) ??
         Response.json({ error: `${definition.name} is starting` }, {
           status: 503,
           headers: { "Retry-After": "1" },
@@ -591,21 +607,19 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
   const redis = config.redis;
   if (redis.kind === "upstash") {
     const url = new URL(redis.url);
-    return {
-      url: redis.url,
-      token: redis.token,
-      server: { address: url.hostname, port: Number(url.port) || 443 },
-    };
+    // Behind a REST endpoint the host sees the endpoint, not Redis: Upstash serves both on one
+    // host name, so that is Redis's address; the endpoint's port is not Redis's, so none.
+    return { url: redis.url, token: redis.token, server: { address: url.hostname } };
   }
   let bridge: RestBridge;
-  let server: { address: string; port: number };
+  let server: { address: string; port: number } | undefined;
   const token = crypto.randomUUID();
   if (redis.kind === "redis") {
     const url = new URL(redis.url);
     server = { address: url.hostname || "127.0.0.1", port: Number(url.port) || 6379 };
     bridge = await startRestBridge(redisBackend(redis.url), { token });
   } else {
-    server = { address: "embedded-store", port: 0 };
+    server = undefined; // in-process: no server to name
     bridge = await startRestBridge(
       await openEmbeddedStore(redis.dir, undefined, config.embeddedFsync),
       { token },

@@ -34,6 +34,9 @@ export interface ReceivedSpan {
   readonly end: number;
   readonly attributes: Record<string, unknown>;
   readonly events: ReadonlyArray<{ name: string; attributes: Record<string, unknown> }>;
+  readonly links: ReadonlyArray<{ traceId: string; spanId: string }>;
+  /** The instrumentation scope that produced the span. */
+  readonly scope: { readonly name: string; readonly version?: string; readonly schemaUrl?: string };
 }
 
 /** A received log record. */
@@ -206,6 +209,11 @@ export class OtlpReceiver {
       const resource = attributes(resourceSpans.resource?.attributes);
       const service = String(resource["service.name"]);
       for (const scope of resourceSpans.scopeSpans ?? []) {
+        const scoped = {
+          name: scope.scope?.name,
+          version: scope.scope?.version || undefined,
+          schemaUrl: scope.schemaUrl || undefined,
+        };
         for (const span of scope.spans ?? []) {
           this.spans.push({
             service,
@@ -222,6 +230,11 @@ export class OtlpReceiver {
             events: (span.events ?? []).map((
               event: { name: string; attributes?: OtlpAttribute[] },
             ) => ({ name: event.name, attributes: attributes(event.attributes) })),
+            links: (span.links ?? []).map((link: { traceId: string; spanId: string }) => ({
+              traceId: link.traceId,
+              spanId: link.spanId,
+            })),
+            scope: scoped,
           });
         }
       }

@@ -410,13 +410,17 @@ export async function outageScenario(
       () => receiver.spans.length > spansAtRestore || undefined,
     );
     const metrics = await (await fetch(`${test.url("app1")}/metrics`)).text();
+    // What was lost: spans and records the exporter failed to deliver, or the queue dropped.
     const dropped: Record<string, number> = {};
+    const signals: Record<string, string> = { span: "traces", log: "logs" };
     for (
       const match of metrics.matchAll(
-        /^otel_dropped_total\{signal="(\w+)",reason="(\w+)"\} (\d+)/gm,
+        /^otel_sdk_(?:exporter_(span|log)_exported|processor_(span|log)_processed)_total\{[^}]*error_type="([\w.-]+)"[^}]*\} (\d+)/gm,
       )
     ) {
-      dropped[`${match[1]} ${match[2]}`] = Number(match[3]);
+      // An export failure is one reason whatever its error type; a processor names its own.
+      const key = `${signals[match[1] ?? match[2]]} ${match[1] ? "export_failed" : match[3]}`;
+      dropped[key] = (dropped[key] ?? 0) + Number(match[4]);
     }
     const warnings: Record<string, number> = {};
     for (const line of test.logs) {
@@ -501,9 +505,9 @@ export async function poisonScenario(backends: Backends): Promise<PoisonFigures>
     await waitFor("the dead letter", () => deadLetter, 30_000).catch(() => undefined);
     await inspector.stop();
     const metrics = await (await fetch(`${test.url("app2")}/metrics`)).text();
-    const failed = /^kafka_messages_failed_total\{topic="Purchase",group="app2"\} (\d+)/m.exec(
-      metrics,
-    );
+    const failed =
+      /^messaging_client_dead_lettered_messages_total\{messaging_system="kafka",messaging_destination_name="Purchase",messaging_consumer_group_name="app2"\} (\d+)/m
+        .exec(metrics);
     return {
       backends: backends.name,
       goodLanded,

@@ -73,14 +73,17 @@ Deno.test({
         const metrics = await fetch(`${base}/metrics`);
         assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
         const text = await metrics.text();
-        assert.match(text, /^deno_memory_rss_bytes \d+/m);
+        assert.match(text, /^target_info\{service_name="[a-z0-9]+"/m);
       }
       const app1Metrics = await (await fetch(`${app1}/metrics`)).text();
       assert.match(
         app1Metrics,
-        /http_requests_total\{method="POST",route="\/Message",status="201"/,
+        /^http_server_request_duration_seconds_count\{http_request_method="POST",url_scheme="http",http_route="\/Message",http_response_status_code="201"\} [1-9]/m,
       );
-      assert.match(app1Metrics, /kafka_messages_produced_total\{topic="Purchase"\} [1-9]/);
+      assert.match(
+        app1Metrics,
+        /^messaging_client_sent_messages_total\{messaging_system="kafka",messaging_destination_name="Purchase",[^}]*\} [1-9]/m,
+      );
     } finally {
       await test.stop();
     }
@@ -165,7 +168,7 @@ Deno.test({
         const metrics = await (await fetch(`${test.url(service)}/metrics`)).text();
         assert.doesNotMatch(
           metrics,
-          /http_requests_total\{[^}]*status="5\d\d"/,
+          /http_server_request_duration_seconds_count\{[^}]*http_response_status_code="5\d\d"/,
           `${service} served a 5xx`,
         );
       }

@@ -4,6 +4,7 @@
  * the messages land in PostgreSQL and Redis; the Kafka messages carry `traceparent`; the logs
  * carry the trace ids, on stdout and over OTLP.
  */
+import project from "../deno.json" with { type: "json" };
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
@@ -15,7 +16,7 @@ import { type ReceivedSpan, SpanKind } from "../testing/otlp_receiver.ts";
 type Step = readonly [service: string, kind: number, name: string];
 
 const POSTGRES_PATH: Step[] = [
-  ["executor", SpanKind.INTERNAL, "call-message"],
+  ["executor", SpanKind.SERVER, "call-message"],
   ["executor", SpanKind.CLIENT, "POST"],
   ["app1", SpanKind.SERVER, "POST /Message"],
   ["app1", SpanKind.CLIENT, "POST"],
@@ -24,7 +25,7 @@ const POSTGRES_PATH: Step[] = [
 ];
 
 const KAFKA_PATH: Step[] = [
-  ["executor", SpanKind.INTERNAL, "call-post-message"],
+  ["executor", SpanKind.SERVER, "call-post-message"],
   ["executor", SpanKind.CLIENT, "POST"],
   ["app1", SpanKind.SERVER, "POST /Message/Post-Message"],
   ["app1", SpanKind.PRODUCER, "send Purchase"],
@@ -154,10 +155,19 @@ testEachBackend("one executor tick yields two connected traces end to end", asyn
     assertConnected(kafkaPath);
     assert.notEqual(postgresPath[0].traceId, kafkaPath[0].traceId, "two traces, not one");
 
-    // The cron tick is the root, a timer-triggered function.
+    // The cron tick is the root, a timer-triggered FaaS invocation (a SERVER span).
     for (const root of [postgresPath[0], kafkaPath[0]]) {
       assert.equal(root.attributes["faas.trigger"], "timer");
       assert.equal(root.attributes["faas.cron"], "* * * * * *");
+      assert.match(String(root.attributes["faas.invocation_id"]), /^[0-9a-f-]{36}$/);
+      assert.equal(typeof root.attributes["faas.coldstart"], "boolean");
+      assert.equal(root.resource["service.version"], project.version);
+      assert.equal(root.resource["deployment.environment.name"], "development");
+      assert.deepEqual(root.scope, {
+        name: "otel-functions-runtime",
+        version: project.version,
+        schemaUrl: "https://opentelemetry.io/schemas/1.44.0",
+      });
     }
 
     // HTTP client and server spans (method + route names, semantic-convention attributes).
@@ -213,6 +223,27 @@ testEachBackend("one executor tick yields two connected traces end to end", asyn
     }
     assert.equal(processPurchase.attributes["messaging.consumer.group.name"], "app2");
     assert.equal(processPurchase2.attributes["messaging.consumer.group.name"], "app4");
+    // Each process span is the producer's child and also links to it.
+    for (
+      const [process, send] of [[processPurchase, sendPurchase], [processPurchase2, sendPurchase2]]
+    ) {
+      assert.deepEqual(process.links, [{ traceId: send.traceId, spanId: send.spanId }]);
+      assert.equal(process.attributes["messaging.client.id"], "otel-functions");
+    }
+    // Tempo's service graph names the database nodes by peer.service.
+    assert.equal(insert.attributes["peer.service"], "postgresql");
+    assert.equal(set.attributes["peer.service"], "redis");
+    if (suite.real.redis) {
+      const redisUrl = new URL(suite.env.REDIS_URL);
+      assert.equal(
+        set.attributes["server.address"],
+        redisUrl.hostname,
+        "Redis's, not the bridge's",
+      );
+      assert.equal(set.attributes["server.port"], Number(redisUrl.port) || 6379);
+    } else {
+      assert.equal(set.attributes["server.port"], undefined, "the embedded store has no server");
+    }
 
     // Redis: the command without its values.
     assert.equal(set.attributes["db.system.name"], "redis");

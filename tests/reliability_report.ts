@@ -212,8 +212,10 @@ lines.push(
   "",
   "*refuse*: nothing listens (connection refused). *blackhole*: connections are accepted and never",
   "answered, so exports hang until their timeout and the bounded queue (2048 per signal and",
-  "service) fills. The host warns once per signal, counts what it drops in `otel_dropped_total`",
-  "(figures below from app1's `/metrics`), says when export recovers, and serves every request.",
+  "service) fills. The host warns once per signal, counts what it drops in the SDK metrics",
+  "`otel_sdk_exporter_{span,log}_exported_total{error_type}` (failed exports) and",
+  "`otel_sdk_processor_{span,log}_processed_total{error_type}` (queue full; figures below from",
+  "app1's `/metrics`), says when export recovers, and serves every request.",
   "",
 );
 row(
@@ -257,7 +259,13 @@ lines.push(
   "good message behind it is handled.",
   "",
 );
-row("backends", "good message handled", "dead letter", "kafka_messages_failed_total", "time (ms)");
+row(
+  "backends",
+  "good message handled",
+  "dead letter",
+  "messaging_client_dead_lettered_messages_total",
+  "time (ms)",
+);
 row(...Array(5).fill("---"));
 for (const f of poisons) {
   row(

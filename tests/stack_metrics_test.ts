@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SERVICE_NAMES } from "../runtime/config.ts";
 import { startTestHost } from "./_harness.ts";
 import { waitFor } from "../testing/wait.ts";
-import { metricNamesQueriedByStack, unproducedMetrics } from "./_stack.ts";
+import { metricFamilies, metricNamesQueriedByStack, unproducedMetrics } from "./_stack.ts";
 
 Deno.test({
   name: "every metric the dashboards and alert rules query is exported by the host",
@@ -19,10 +19,14 @@ Deno.test({
     assert.ok(queried.length > 20, `only ${queried.length} queried metrics found`);
     const test = await startTestHost();
     try {
-      // Let the flow run so that histograms and labelled counters have samples, not only TYPE.
+      // Let the flow run: a family appears on a port once its service records it.
       await waitFor(
-        "the flow to reach app4",
-        () => test.logs.some((line) => line.includes('"message cached"')) || undefined,
+        "both traces of a tick to reach their ends (PostgreSQL and Redis)",
+        () =>
+          (["message stored", "message cached"].every((message) =>
+            test.logs.some((line) => line.includes(`"${message}"`))
+          )) || undefined,
+        30_000,
       );
       const scrapes = await Promise.all(
         SERVICE_NAMES.map(async (service) =>
@@ -38,13 +42,31 @@ Deno.test({
       const all = scrapes.join("\n");
       for (
         const sampled of [
-          "http_request_duration_seconds_bucket",
-          "kafka_messages_consumed_total",
-          "cron_runs_total",
+          "http_server_request_duration_seconds_bucket",
+          "messaging_process_duration_seconds_bucket",
+          "messaging_client_sent_messages_total",
+          "db_client_operation_duration_seconds_bucket",
+          "faas_invocations_total",
+          "process_memory_usage_bytes",
         ]
       ) {
-        assert.match(all, new RegExp(`^${sampled}\\{`, "m"), `${sampled} has samples`);
+        assert.match(all, new RegExp(`^${sampled}[{ ]`, "m"), `${sampled} has samples`);
       }
+      // Process-wide families on exactly one port, so a sum over targets counts them once;
+      // each port serves only the families its service records.
+      const families = Object.fromEntries(
+        SERVICE_NAMES.map((service, i) => [service, metricFamilies(scrapes[i])]),
+      );
+      const serving = (family: string) =>
+        SERVICE_NAMES.filter((service) => families[service].has(family));
+      for (const family of ["process_memory_usage_bytes", "v8js_memory_heap_used_bytes"]) {
+        assert.deepEqual(serving(family), ["app1"], family);
+      }
+      assert.deepEqual(serving("faas_invoke_duration_seconds"), ["executor"]);
+      assert.deepEqual(serving("db_client_operation_duration_seconds").sort(), ["app3", "app4"]);
+      assert.deepEqual(serving("messaging_process_duration_seconds").sort(), ["app2", "app4"]);
+      assert.deepEqual(serving("http_server_request_duration_seconds").sort(), ["app1", "app3"]);
+      assert.deepEqual(serving("target_info").sort(), [...SERVICE_NAMES].sort());
     } finally {
       await test.stop();
     }

@@ -991,10 +991,11 @@ Deno.test("metricNamesQueriedByStack covers dashboards, variables, rules and tra
   }
   for (
     const expected of [
-      "http_requests_total",
-      "http_request_duration_seconds",
-      "kafka_consumer_lag",
-      "cron_last_success_timestamp_seconds",
+      "http_server_request_duration_seconds",
+      "messaging_kafka_consumer_lag",
+      "messaging_client_dead_lettered_messages_total",
+      "faas_invocations_total",
+      "otel_sdk_exporter_span_exported_total",
       "up",
     ]
   ) {

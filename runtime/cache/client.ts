@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { SpanKind, type Tracer } from "@opentelemetry/api";
+import { type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import { Redis } from "@upstash/redis";
 import {
   DependencyMisconfiguredError,
@@ -27,7 +27,7 @@ import {
 } from "../errors.ts";
 import type { Cache } from "../function.ts";
 import { reportDependency } from "../health.ts";
-import type { Metrics } from "../telemetry/metrics.ts";
+import { type Metrics, observe } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/span.ts";
 
 /**
@@ -51,8 +51,11 @@ export interface CacheClient extends Cache {
 export interface CacheOptions {
   readonly url: string;
   readonly token: string;
-  /** The Redis server behind the endpoint, for span attributes. */
-  readonly server: { readonly address: string; readonly port: number };
+  /**
+   * The Redis server behind the endpoint, for span attributes, as far as the host knows it: none
+   * for the embedded store, no port behind a REST endpoint (whose own port is not Redis's).
+   */
+  readonly server?: { readonly address: string; readonly port?: number };
   readonly tracer: Tracer;
   readonly metrics: Metrics;
   readonly timeoutMs?: number;
@@ -111,33 +114,54 @@ export function connectCache(options: CacheOptions): CacheClient {
   const common = {
     "db.system.name": "redis",
     "db.namespace": "0",
-    "server.address": options.server.address,
-    "server.port": options.server.port,
+    "server.address": options.server?.address,
+    "server.port": options.server?.port,
+    // Tempo's service graph names a database node by peer.service first (see postgres.ts).
+    "service.peer.name": "redis",
+    "peer.service": "redis",
   };
 
   const call = async <T>(operation: string, queryText: string, run: () => Promise<T>) => {
     const started = performance.now();
-    let outcome = "error";
+    let failure: { type: string; status?: string } | undefined;
+    let active: Span | undefined;
     try {
       return await withSpan(tracer, operation, SpanKind.CLIENT, {
         ...common,
         "db.operation.name": operation,
         "db.query.text": queryText,
-      }, async () => {
+      }, async (span) => {
+        active = span;
         const result = await run().catch((error) => {
-          throw classifyCacheError(error);
+          const classified = classifyCacheError(error);
+          // Redis's own refusals carry its error prefix, the conventions' status code.
+          const code = classified instanceof CacheError && /^[A-Z]{2,20}$/.test(classified.code)
+            ? classified.code
+            : undefined;
+          if (code) span.setAttribute("db.response.status_code", code);
+          failure = { type: code ?? errorType(classified), status: code };
+          throw classified;
         });
-        outcome = "ok";
+        reportDependency(metrics, "redis", true);
         return result;
       });
     } catch (error) {
       if (error instanceof DependencyUnavailableError) reportDependency(metrics, "redis", false);
       throw error;
     } finally {
-      if (outcome === "ok") reportDependency(metrics, "redis", true);
-      metrics.dbDuration.observe(
-        { db_system_name: "redis", db_operation_name: operation, outcome },
+      observe(
+        metrics.dbOperationDuration,
+        {
+          db_system_name: "redis",
+          db_operation_name: operation,
+          db_namespace: "0",
+          db_response_status_code: failure?.status,
+          server_address: options.server?.address,
+          server_port: options.server?.port,
+          error_type: failure?.type,
+        },
         (performance.now() - started) / 1000,
+        active,
       );
     }
   };

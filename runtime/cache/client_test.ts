@@ -10,7 +10,7 @@ import { type CacheClient, CacheError, classifyCacheError, connectCache } from "
 import { redisBackend } from "./redis.ts";
 import { openEmbeddedStore } from "./store.ts";
 
-const SERVER = { address: "embedded-store", port: 0 };
+const SERVER = { address: "redis.test", port: 6380 };
 
 /** A cache client through a REST bridge over a fresh embedded store (or `backend`). */
 async function withCache(
@@ -121,8 +121,10 @@ cacheTest(
       assert.deepEqual(sets[0].attributes, {
         "db.system.name": "redis",
         "db.namespace": "0",
-        "server.address": "embedded-store",
-        "server.port": 0,
+        "server.address": "redis.test",
+        "server.port": 6380,
+        "service.peer.name": "redis",
+        "peer.service": "redis",
         "db.operation.name": "SET",
         "db.query.text": "SET ? ? EX ?",
       });
@@ -134,7 +136,9 @@ cacheTest(
         await metricValue(registry, "db_client_operation_duration_seconds_count", {
           db_system_name: "redis",
           db_operation_name: "SET",
-          outcome: "ok",
+          db_namespace: "0",
+          server_address: "redis.test",
+          server_port: "6380",
         }),
         2,
       );
@@ -163,7 +167,7 @@ cacheTest(
       assert.equal(
         await metricValue(registry, "db_client_operation_duration_seconds_count", {
           db_operation_name: "GET",
-          outcome: "error",
+          error_type: "DependencyUnavailableError",
         }),
         1,
       );
@@ -345,6 +349,43 @@ Deno.test({
         0,
         "a refused command says nothing about Redis being down",
       );
+      const set = telemetry.span("SET");
+      assert.equal(set.attributes["db.response.status_code"], "ERR");
+      assert.equal(set.attributes["error.type"], "ERR");
+      assert.equal(
+        await metricValue(
+          telemetry.metrics.registry,
+          "db_client_operation_duration_seconds_count",
+          {
+            db_operation_name: "SET",
+            error_type: "ERR",
+            db_response_status_code: "ERR",
+          },
+        ),
+        1,
+      );
     });
   },
+});
+
+cacheTest("connectCache: without a known server (embedded store) no server.* at all", async () => {
+  const dir = await Deno.makeTempDir();
+  const bridge = await startRestBridge(await openEmbeddedStore(dir), { token: "t" });
+  const telemetry = memoryTelemetry("app4");
+  const cache = connectCache({
+    url: bridge.url,
+    token: "t",
+    tracer: telemetry.tracer,
+    metrics: telemetry.metrics,
+  });
+  try {
+    await cache.set("k", "v");
+    const set = telemetry.span("SET");
+    assert.equal(set.attributes["server.address"], undefined);
+    assert.equal(set.attributes["server.port"], undefined, "never a made-up port 0");
+    assert.equal(set.attributes["peer.service"], "redis", "Tempo still names the node redis");
+  } finally {
+    await bridge.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

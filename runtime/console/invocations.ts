@@ -41,11 +41,12 @@ interface Tracked {
 
 /** The trigger of an invocation span, or undefined when the span is no invocation. */
 export function invocationTrigger(span: SpanRecord): FunctionMetrics["trigger"] | undefined {
-  if (span.kind === "server") return "http";
-  if (span.kind === "consumer") return "kafka";
+  // A cron run is a root SERVER span too (a FaaS invocation): its trigger says which.
   if (span.attributes["faas.trigger"] === "timer" && span.parentSpanId === undefined) {
     return "timer";
   }
+  if (span.kind === "server") return "http";
+  if (span.kind === "consumer") return "kafka";
   return undefined;
 }
 

@@ -6,8 +6,9 @@
  * ```ts
  * import { MetricSeriesStore } from "./metric_series.ts";
  * const store = new MetricSeriesStore();
- * store.add({ time: Date.now(), service: "app2", name: "kafka_consumer_lag", kind: "gauge",
- *   labels: { topic: "Purchase", group: "app2", partition: "0" }, value: 3 });
+ * store.add({ time: Date.now(), service: "app2", name: "messaging_kafka_consumer_lag",
+ *   kind: "gauge", value: 3, labels: { messaging_destination_name: "Purchase",
+ *   messaging_consumer_group_name: "app2", messaging_destination_partition_id: "0" } });
  * console.log(store.consumers(Date.now(), 600_000, 10_000)[0]?.lag); // 3
  * ```
  * @module

@@ -162,7 +162,7 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
     {
       time: now - 20_000,
       service: "app2",
-      name: "kafka_messages_consumed_total",
+      name: "messaging_client_consumed_messages_total",
       kind: "counter",
       labels,
       value: 10,
@@ -170,7 +170,7 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
     {
       time: now - 5_000,
       service: "app2",
-      name: "kafka_messages_consumed_total",
+      name: "messaging_client_consumed_messages_total",
       kind: "counter",
       labels,
       value: 25,
@@ -178,7 +178,7 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
     {
       time: now - 5_000,
       service: "app2",
-      name: "kafka_messages_failed_total",
+      name: "messaging_client_dead_lettered_messages_total",
       kind: "counter",
       labels,
       value: 2,
@@ -186,7 +186,7 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
     {
       time: now - 5_000,
       service: "app2",
-      name: "kafka_consumer_lag",
+      name: "messaging_kafka_consumer_lag",
       kind: "gauge",
       labels: { ...labels, partition: "0" },
       value: 3,
@@ -194,7 +194,7 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
     {
       time: now - 5_000,
       service: "app2",
-      name: "kafka_consumer_lag",
+      name: "messaging_kafka_consumer_lag",
       kind: "gauge",
       labels: { ...labels, partition: "1" },
       value: 4,
@@ -210,7 +210,12 @@ Deno.test("function metrics come from invocation spans; consumer metrics from me
 Deno.test("delta metric points add up to running totals", () => {
   const store = new ConsoleStore();
   const labels = { "messaging.destination.name": "Purchase", "messaging.consumer.group.name": "g" };
-  const point = { service: "s", name: "kafka.messages.consumed", kind: "counter" as const, labels };
+  const point = {
+    service: "s",
+    name: "messaging.client.consumed.messages",
+    kind: "counter" as const,
+    labels,
+  };
   store.addMetricPoints([{ ...point, time: Date.now() - 2000, value: 3 }], { delta: true });
   store.addMetricPoints([{ ...point, time: Date.now() - 1000, value: 4 }], { delta: true });
   assert.equal(store.metrics().consumers[0].processed, 7);

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { SpanKind, type Tracer } from "@opentelemetry/api";
+import { type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import postgres from "postgres";
 import {
   DependencyMisconfiguredError,
@@ -29,7 +29,7 @@ import {
 } from "../errors.ts";
 import type { Database, Row, SqlValue } from "../function.ts";
 import { reportDependency } from "../health.ts";
-import type { Metrics } from "../telemetry/metrics.ts";
+import { type Metrics, observe } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/span.ts";
 import { describeQuery } from "./sql.ts";
 
@@ -112,49 +112,78 @@ export function connectPostgres(url: string, options: PostgresOptions): Postgres
     connection: { application_name: "otel-functions" },
   });
   const target = new URL(url.replace(/^postgres(ql)?:/, "http:"));
+  const server = {
+    address: target.hostname || "localhost",
+    port: Number(target.port) || 5432,
+  };
+  // db.namespace is the database the connection was opened on (the schema is not tracked).
+  const namespace = decodeURIComponent(target.pathname.slice(1)) || "postgres";
   const common = {
     "db.system.name": "postgresql",
-    "db.namespace": decodeURIComponent(target.pathname.slice(1)) || "postgres",
-    "server.address": target.hostname || "localhost",
-    "server.port": Number(target.port) || 5432,
+    "db.namespace": namespace,
+    "server.address": server.address,
+    "server.port": server.port,
+    // Tempo's service graph names a database node by peer.service first (then server.address,
+    // which PostgreSQL and Redis share on one machine); service.peer.name is its current name.
+    "service.peer.name": "postgresql",
+    "peer.service": "postgresql",
   };
   let prepared: Promise<void> | undefined;
 
   const run = async <T extends Row>(text: string, params: readonly SqlValue[]): Promise<T[]> => {
     const { operation, collection } = describeQuery(text);
+    const summary = collection ? `${operation} ${collection}` : operation;
     const started = performance.now();
-    let outcome = "error";
+    let failure: { type: string; status?: string } | undefined;
+    let active: Span | undefined;
     try {
       return await withSpan(
         tracer,
-        collection ? `${operation} ${collection}` : operation,
+        summary,
         SpanKind.CLIENT,
         {
           ...common,
           "db.operation.name": operation,
           "db.collection.name": collection,
+          "db.query.summary": summary,
           "db.query.text": text,
         },
         async (span) => {
+          active = span;
           try {
             const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
             span.setAttribute("db.response.returned_rows", rows.length);
-            outcome = "ok";
             reportDependency(metrics, "postgres", true);
             return rows as unknown as T[];
           } catch (error) {
             const classified = classifyPostgresError(error);
             if (classified instanceof DatabaseError) {
               span.setAttribute("db.response.status_code", classified.code);
-            } else reportDependency(metrics, "postgres", false);
+              failure = { type: classified.code, status: classified.code };
+            } else {
+              reportDependency(metrics, "postgres", false);
+              failure = { type: errorType(classified) };
+            }
             throw classified;
           }
         },
       );
     } finally {
-      metrics.dbDuration.observe(
-        { db_system_name: "postgresql", db_operation_name: operation, outcome },
+      observe(
+        metrics.dbOperationDuration,
+        {
+          db_system_name: "postgresql",
+          db_operation_name: operation,
+          db_collection_name: collection,
+          db_namespace: namespace,
+          db_query_summary: summary,
+          db_response_status_code: failure?.status,
+          server_address: server.address,
+          server_port: server.port,
+          error_type: failure?.type,
+        },
         (performance.now() - started) / 1000,
+        active,
       );
     }
   };

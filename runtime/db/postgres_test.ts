@@ -183,7 +183,7 @@ Deno.test({
           {
             db_system_name: "postgresql",
             db_operation_name: "SELECT",
-            outcome: "error",
+            error_type: "DependencyUnavailableError",
           },
         ),
         1,
@@ -226,8 +226,11 @@ testWhen(noPostgres, {
         "db.namespace": decodeURIComponent(server.pathname.slice(1)) || "postgres",
         "server.address": server.hostname || "localhost",
         "server.port": Number(server.port) || 5432,
+        "service.peer.name": "postgresql",
+        "peer.service": "postgresql",
         "db.operation.name": "INSERT",
         "db.collection.name": table,
+        "db.query.summary": `INSERT ${table}`,
         "db.query.text": `insert into ${table} (id, content) values ($1, $2) returning id, content`,
         "db.response.returned_rows": 1,
       });
@@ -240,7 +243,11 @@ testWhen(noPostgres, {
           {
             db_system_name: "postgresql",
             db_operation_name: "INSERT",
-            outcome: "ok",
+            db_collection_name: table,
+            db_namespace: decodeURIComponent(server.pathname.slice(1)) || "postgres",
+            db_query_summary: `INSERT ${table}`,
+            server_address: server.hostname || "localhost",
+            server_port: String(Number(server.port) || 5432),
           },
         ),
         1,
@@ -261,6 +268,14 @@ testWhen(noPostgres, {
       assert.equal(failed.attributes["error.type"], "23505");
       assert.ok(!JSON.stringify(failed.events).includes("secret"));
       assert.equal(failed.status.message, "postgres error 23505");
+      assert.equal(
+        await metricValue(
+          telemetry.metrics.registry,
+          "db_client_operation_duration_seconds_count",
+          { db_operation_name: "INSERT", error_type: "23505", db_response_status_code: "23505" },
+        ),
+        1,
+      );
     } finally {
       await db.query(`drop table if exists ${table}`).catch(() => {});
       await db.close();

@@ -65,14 +65,17 @@ Deno.test("createTracedFetch: injects traceparent of a CLIENT span child of the 
       "url.full": `${base}/PostMessage`,
       "server.address": "127.0.0.1",
       "server.port": port,
+      "network.protocol.version": "1.1",
       "http.response.status_code": 201,
     });
     assert.equal(client.status.code, SpanStatusCode.UNSET);
     assert.equal(
       await metricValue(telemetry.metrics.registry, "http_client_request_duration_seconds_count", {
-        method: "POST",
-        server_address: `127.0.0.1:${port}`,
-        status: "201",
+        http_request_method: "POST",
+        server_address: "127.0.0.1",
+        server_port: String(port),
+        http_response_status_code: "201",
+        network_protocol_version: "1.1",
       }),
       1,
     );
@@ -127,11 +130,38 @@ Deno.test("createTracedFetch: a connection failure rejects, records the error an
   assert.equal(client.events[0]?.name, "exception");
   assert.equal(
     await metricValue(telemetry.metrics.registry, "http_client_request_duration_seconds_count", {
-      status: "error",
-      server_address: `127.0.0.1:${port}`,
+      error_type: String(client.attributes["error.type"]),
+      server_address: "127.0.0.1",
+      server_port: String(port),
     }),
     1,
   );
+});
+
+Deno.test("createTracedFetch: network.protocol.version is what Deno's fetch really sends", async () => {
+  // A raw TCP peer reads the request line, so the version is not taken on trust.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const requestLine = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(4096);
+    const read = await conn.read(buffer);
+    const line = new TextDecoder().decode(buffer.subarray(0, read ?? 0)).split("\r\n")[0];
+    await conn.write(
+      new TextEncoder().encode("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"),
+    );
+    conn.close();
+    return line;
+  })();
+  const telemetry = memoryTelemetry("app1");
+  const response = await createTracedFetch(telemetry.tracer, telemetry.metrics)(
+    `http://127.0.0.1:${port}/x`,
+  );
+  await response.body?.cancel();
+  listener.close();
+  const version = (await requestLine).split(" ").at(-1);
+  assert.equal(version, "HTTP/1.1");
+  assert.equal(telemetry.span("GET").attributes["network.protocol.version"], "1.1");
 });
 
 Deno.test("createTracedFetch: default ports follow the scheme", async () => {
@@ -145,6 +175,7 @@ Deno.test("createTracedFetch: default ports follow the scheme", async () => {
   assert.equal(https.attributes["server.port"], 443);
   assert.equal(http.attributes["server.port"], 80);
   assert.equal(https.attributes["server.address"], "app3.invalid");
+  assert.equal(https.attributes["network.protocol.version"], undefined, "TLS may negotiate h2");
 });
 
 Deno.test("createTracedFetch: never follows a redirect (the callee cannot steer the call elsewhere)", async () => {

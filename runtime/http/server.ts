@@ -1,6 +1,7 @@
 /**
  * The app a service serves: `/healthz`, `/readyz` and `/metrics` first (untraced), then the
- * service's functions behind tracing, HTTP metrics, a body size limit and JSON error mapping.
+ * service's functions behind tracing (spans and `http_server_request_duration_seconds`), a header
+ * and body size limit and JSON error mapping.
  *
  * @example
  * ```ts
@@ -24,10 +25,11 @@
  * ```
  * @module
  */
-import { prometheus } from "@hono/prometheus";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Readiness } from "../health.ts";
+import { expose, negotiate } from "../telemetry/exposition.ts";
+import { processMetrics } from "../telemetry/metrics.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
 import { handleErrors, logFailures, unmatched } from "./errors.ts";
 import { traceRequests } from "./tracing.ts";
@@ -39,6 +41,12 @@ export interface ServiceAppOptions {
   /** The service's HTTP functions, if it has any. */
   readonly functions?: Hono;
   readonly maxBodyBytes: number;
+  /**
+   * Whether this service's `/metrics` also serves the process-wide metrics (`process_*`,
+   * `v8js_*`, `nodejs_eventloop_*`). The host sets it on exactly one service, so a sum over
+   * scrape targets counts the process once.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Largest request header section accepted, in bytes (names and values). */
@@ -76,7 +84,9 @@ function limitBody(maxBytes: number): MiddlewareHandler {
 /** Builds the full app of a service. */
 export function createServiceApp(options: ServiceAppOptions): Hono {
   const { telemetry, readiness, maxBodyBytes } = options;
-  const { registerMetrics } = prometheus({ registry: telemetry.metrics.registry });
+  const registries = options.processMetrics
+    ? [telemetry.metrics.registry, processMetrics()]
+    : [telemetry.metrics.registry];
   const app = new Hono();
   // The header limit covers the operational endpoints too; they stay untraced.
   const headerLimit = limitHeaders(MAX_HEADER_BYTES);
@@ -85,15 +95,18 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     const report = await readiness.check();
     return c.json(report, report.ready ? 200 : 503);
   });
+  // Classic Prometheus text, or OpenMetrics with exemplars when the scraper asks for it.
   app.get("/metrics", headerLimit, async (c) => {
-    const registry = telemetry.metrics.registry;
-    return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
+    const format = negotiate(c.req.header("accept"));
+    return c.body(await expose(registries, format), 200, {
+      "Content-Type": format.contentType,
+      "Vary": "Accept",
+    });
   });
   app.use(
     "*",
-    traceRequests(telemetry.tracer),
+    traceRequests(telemetry.tracer, telemetry.metrics),
     logFailures(telemetry.log),
-    registerMetrics,
     headerLimit,
     limitBody(maxBodyBytes),
   );

@@ -5,7 +5,11 @@ import { DependencyUnavailableError } from "../errors.ts";
 import { type Check, Readiness } from "../health.ts";
 import { createServiceApp, MAX_HEADER_BYTES } from "./server.ts";
 
-function serviceApp(checks: Record<string, Check> = {}, maxBodyBytes = 256) {
+function serviceApp(
+  checks: Record<string, Check> = {},
+  maxBodyBytes = 256,
+  processMetrics = false,
+) {
   const telemetry = memoryTelemetry("app1");
   const readiness = new Readiness(checks, telemetry.metrics, 200);
   const functions = new Hono()
@@ -17,7 +21,8 @@ function serviceApp(checks: Record<string, Check> = {}, maxBodyBytes = 256) {
     .get("/down", () => {
       throw new DependencyUnavailableError("redis");
     });
-  const app = createServiceApp({ telemetry, readiness, functions, maxBodyBytes });
+  telemetry.metrics.targetInfo.set({ service_name: "app1" }, 1);
+  const app = createServiceApp({ telemetry, readiness, functions, maxBodyBytes, processMetrics });
   return { app, telemetry, readiness };
 }
 
@@ -59,9 +64,9 @@ Deno.test("createServiceApp: /readyz is 200 when ready, 503 with the report when
 });
 
 Deno.test("createServiceApp: /metrics is Prometheus text with the HTTP histogram after a request", async () => {
-  const { app, telemetry } = serviceApp();
+  const { app } = serviceApp();
   const before = await (await app.request("/metrics")).text();
-  assert.ok(!before.includes("http_request_duration_seconds_count{"), "no samples yet");
+  assert.ok(!before.includes("http_server_request_duration_seconds"), "no family before a request");
   const posted = await app.request("/Message", {
     method: "POST",
     body: JSON.stringify({ content: "hi" }),
@@ -71,18 +76,50 @@ Deno.test("createServiceApp: /metrics is Prometheus text with the HTTP histogram
   assert.deepEqual(await posted.json(), { received: "hi" });
   const response = await app.request("/metrics");
   assert.equal(response.status, 200);
-  assert.equal(response.headers.get("content-type"), telemetry.metrics.registry.contentType);
-  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   const text = await response.text();
-  assert.ok(text.includes("# TYPE http_request_duration_seconds histogram"), text);
+  assert.ok(text.includes("# TYPE http_server_request_duration_seconds histogram"), text);
   assert.match(
     text,
-    /http_request_duration_seconds_count\{method="POST",route="\/Message",status="201",ok="true"\} 1/,
+    /^http_server_request_duration_seconds_count\{http_request_method="POST",url_scheme="http",http_route="\/Message",http_response_status_code="201"\} 1$/m,
   );
-  assert.match(text, /http_requests_total\{[^}]*route="\/Message"[^}]*\} 1/);
-  assert.ok(text.includes("deno_memory_rss_bytes"));
-  assert.ok(text.includes("kafka_messages_consumed_total"));
-  assert.ok(!text.includes('route="/metrics"'), "scrapes are not counted as requests");
+  assert.doesNotMatch(text, / # \{trace_id=/, "no exemplars in the classic format");
+  assert.doesNotMatch(text, /^process_|^v8js_/m, "process metrics only where the host puts them");
+  assert.doesNotMatch(text, /messaging_|faas_|db_client/, "only the families this service records");
+  assert.ok(!text.includes('http_route="/metrics"'), "scrapes are not counted as requests");
+  assert.match(text, /^target_info\{service_name="app1"\} 1$/m);
+});
+
+Deno.test("createServiceApp: /metrics answers OpenMetrics with exemplars when asked for it", async () => {
+  const { app, telemetry } = serviceApp({}, 256, true);
+  await app.request("/Message", { method: "POST", body: JSON.stringify({ content: "hi" }) });
+  const span = telemetry.span("POST /Message").spanContext();
+  const response = await app.request("/metrics", {
+    headers: {
+      // What Prometheus 2.42 sends.
+      accept: "application/openmetrics-text;version=1.0.0,application/openmetrics-text;" +
+        "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    },
+  });
+  assert.equal(
+    response.headers.get("content-type"),
+    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+  );
+  const text = await response.text();
+  assert.match(text, /# EOF\n$/);
+  assert.match(text, /^# UNIT http_server_request_duration_seconds seconds$/m);
+  assert.match(
+    text,
+    new RegExp(
+      `^http_server_request_duration_seconds_bucket\\{[^}]*le="[0-9.]+"\\} 1 # \\{trace_id="${span.traceId}",span_id="${span.spanId}"\\} [0-9.e-]+ [0-9.]+$`,
+      "m",
+    ),
+  );
+  assert.match(text, /^# TYPE target_info gauge$/m);
+  assert.match(text, /^process_memory_usage_bytes \d+$/m, "this app serves the process metrics");
+  const classic = await (await app.request("/metrics", { headers: { accept: "text/plain" } }))
+    .text();
+  assert.doesNotMatch(classic, /# EOF|# UNIT| # \{/);
 });
 
 Deno.test("createServiceApp: functions are traced and errors mapped", async () => {

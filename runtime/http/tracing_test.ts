@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { memoryTelemetry } from "../_test_util.ts";
+import { memoryTelemetry, metricValue } from "../_test_util.ts";
 import { handleErrors, unmatched } from "./errors.ts";
 import { traceRequests } from "./tracing.ts";
 
@@ -24,7 +24,7 @@ function tracedApp() {
       throw new HTTPException(400, { message: "content must be a string" });
     });
   const app = new Hono();
-  app.use("*", traceRequests(telemetry.tracer));
+  app.use("*", traceRequests(telemetry.tracer, telemetry.metrics));
   app.route("/", functions);
   app.notFound(unmatched(app));
   app.onError(handleErrors(telemetry.log));
@@ -41,14 +41,18 @@ Deno.test("traceRequests: a SERVER span named METHOD /route with the HTTP attrib
   assert.equal(response.status, 201);
   const span = telemetry.span("POST /Message");
   assert.equal(span.kind, SpanKind.SERVER);
-  assert.deepEqual(span.attributes, {
+  const { "faas.invocation_id": invocation, ...attributes } = span.attributes;
+  assert.match(String(invocation), /^[0-9a-f-]{36}$/);
+  assert.deepEqual(attributes, {
     "http.request.method": "POST",
     "url.path": "/Message",
+    "url.query": "x=1",
     "url.scheme": "http",
     "server.address": "localhost",
     "server.port": 8001,
     "user_agent.original": "curl/8.0",
     "faas.trigger": "http",
+    "faas.coldstart": true,
     "http.route": "/Message",
     "http.response.status_code": 201,
   });
@@ -82,7 +86,7 @@ Deno.test("traceRequests: the span is a child of the caller's traceparent", asyn
 Deno.test("traceRequests: the handler runs inside the server span (logs carry its ids)", async () => {
   const telemetry = memoryTelemetry("app1");
   const app = new Hono();
-  app.use("*", traceRequests(telemetry.tracer));
+  app.use("*", traceRequests(telemetry.tracer, telemetry.metrics));
   app.get("/hello", async (c) => {
     await new Promise((resolve) => setTimeout(resolve, 1));
     telemetry.log.info("handling");
@@ -146,4 +150,80 @@ Deno.test({
     assert.equal(span.status.code, SpanStatusCode.ERROR);
     assert.equal(span.attributes["error.type"], "503");
   },
+});
+
+Deno.test("traceRequests: the peer from Deno's connection info, the client behind proxies", async () => {
+  const { app, telemetry } = tracedApp();
+  const info = { remoteAddr: { transport: "tcp", hostname: "10.0.0.7", port: 51234 } };
+  await app.request("http://localhost/Message", { method: "POST" }, info);
+  await app.request("http://localhost/Message", {
+    method: "POST",
+    headers: { "x-forwarded-for": "203.0.113.9, 10.0.0.1" },
+  }, info);
+  const [direct, proxied] = telemetry.spans();
+  assert.equal(direct.attributes["client.address"], "10.0.0.7");
+  assert.equal(direct.attributes["network.peer.address"], "10.0.0.7");
+  assert.equal(direct.attributes["network.peer.port"], 51234);
+  assert.equal(proxied.attributes["client.address"], "203.0.113.9");
+  assert.equal(proxied.attributes["network.peer.address"], "10.0.0.7");
+  assert.equal(direct.attributes["faas.coldstart"], true, "the first request of a function");
+  assert.equal(proxied.attributes["faas.coldstart"], false);
+  assert.notEqual(
+    direct.attributes["faas.invocation_id"],
+    proxied.attributes["faas.invocation_id"],
+  );
+});
+
+Deno.test("traceRequests: signed query values are redacted; unknown methods are _OTHER", async () => {
+  const { app, telemetry } = tracedApp();
+  await app.request("http://localhost/Message/1?Signature=abc&sig=d&keep=1");
+  assert.equal(
+    telemetry.span("GET /Message/:id").attributes["url.query"],
+    "Signature=REDACTED&sig=REDACTED&keep=1",
+  );
+  await app.request("http://localhost/Message/1", { method: "PURGE" });
+  const other = telemetry.span("HTTP");
+  assert.equal(other.attributes["http.request.method"], "_OTHER");
+  assert.equal(other.attributes["http.request.method_original"], "PURGE");
+});
+
+Deno.test("traceRequests: http_server_request_duration_seconds per route and status, span as exemplar", async () => {
+  const { app, telemetry } = tracedApp();
+  await app.request("http://localhost/Message", { method: "POST" });
+  await app.request("http://localhost/broken");
+  await app.request("http://localhost/nothing");
+  const registry = telemetry.metrics.registry;
+  const name = "http_server_request_duration_seconds_count";
+  assert.equal(
+    await metricValue(registry, name, {
+      http_request_method: "POST",
+      url_scheme: "http",
+      http_route: "/Message",
+      http_response_status_code: "201",
+    }),
+    1,
+  );
+  assert.equal(
+    await metricValue(registry, name, { http_route: "/broken", error_type: "502" }),
+    1,
+  );
+  const [family] = (await registry.getMetricsAsJSON()).filter((f) =>
+    f.name === "http_server_request_duration_seconds"
+  );
+  const unmatched = family.values.filter((v) =>
+    v.labels.http_response_status_code === 404 && (v as { metricName?: string }).metricName === name
+  );
+  assert.equal(unmatched.length, 1);
+  assert.equal(unmatched[0].labels.http_route, undefined, "no route for what matched nothing");
+  const span = telemetry.span("POST /Message");
+  const exemplars = family.values.flatMap((v) => {
+    const exemplar = (v as { exemplar?: { labelSet: Record<string, string> } | null }).exemplar;
+    return exemplar ? [exemplar.labelSet] : [];
+  });
+  assert.ok(
+    exemplars.some((e) =>
+      e.trace_id === span.spanContext().traceId && e.span_id === span.spanContext().spanId
+    ),
+    JSON.stringify(exemplars),
+  );
 });

@@ -86,8 +86,10 @@ export interface Subscription {
 
 /** Where messages go and come from. */
 export interface Bus {
-  /** For span attributes: the broker's (or the embedded bus's) address. */
-  readonly server: { readonly address: string; readonly port?: number };
+  /** For span attributes: the broker contacted, if the bus has one (the embedded bus does not). */
+  readonly server?: { readonly address: string; readonly port: number };
+  /** For span attributes (`messaging.client.id`): the Kafka client id the bus identifies as. */
+  readonly clientId: string;
   /** Appends a message; resolves once it is durably stored (acks=all on Kafka). */
   send(topic: string, message: BusMessage): Promise<BusDelivery>;
   /** Starts consuming `topic` as a member of `group`, from the earliest offset for a new group. */

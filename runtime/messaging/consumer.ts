@@ -1,6 +1,7 @@
 /**
  * Runs a Kafka-triggered function: a CONSUMER span `process <topic>` per message, child of the
- * context in its headers. The messages of a fetched batch are handled several at once (at most
+ * producer's context in its headers and linked to it (the conventions' correlation, which
+ * survives tools that drop the parent). The messages of a fetched batch are handled several at once (at most
  * `concurrency` per function), in order per key: a message starts only after every earlier one
  * with its key in the partition is done. An offset is resolved (and so committed) only when every
  * message before it in the partition is done, so a crash redelivers, never skips. Retries use
@@ -19,7 +20,7 @@
  * ```
  * @module
  */
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Link, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   DependencyMisconfiguredError,
   DependencyUnavailableError,
@@ -27,11 +28,12 @@ import {
   PermanentError,
 } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "../function.ts";
+import { defined, observe } from "../telemetry/metrics.ts";
 import { extractContext } from "../telemetry/propagation.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
-import { recordError } from "../telemetry/span.ts";
+import { isColdStart, recordError } from "../telemetry/span.ts";
 import type { Batch, BatchControl, Bus, StoredMessage, Subscription } from "./bus.ts";
-import { messagingAttributes } from "./producer.ts";
+import { messagingAttributes, messagingLabels } from "./producer.ts";
 
 /** Suffix of dead-letter topics. */
 export const DLQ_SUFFIX = ".DLQ";
@@ -56,13 +58,31 @@ const HEARTBEAT_EVERY_MS = 500;
 
 /** Subscribes `fn` to its topic in its group. */
 export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> {
-  const { fn, bus } = options;
+  const { fn, bus, telemetry } = options;
+  // They start at 0, so the first dead letter or retry is an increase an alert can see.
+  telemetry.metrics.messagingDeadLettered.inc(groupLabels(fn), 0);
+  telemetry.metrics.messagingRetries.inc(groupLabels(fn), 0);
   const slots = new Slots(options.concurrency ?? 64);
+  const run: Run = { ...options, seen: new Set() };
   return bus.subscribe(
     fn.group,
     fn.topic,
-    (batch, control) => handleBatch(options, batch, control, slots),
+    (batch, control) => handleBatch(run, batch, control, slots),
   );
+}
+
+/** The labels of the messaging metrics kept per topic and group. */
+function groupLabels(fn: KafkaFunction) {
+  return {
+    messaging_system: "kafka",
+    messaging_destination_name: fn.topic,
+    messaging_consumer_group_name: fn.group,
+  };
+}
+
+interface Run extends ConsumerRunOptions {
+  /** Functions that have had their first (cold) invocation. */
+  readonly seen: Set<string>;
 }
 
 /**
@@ -71,13 +91,12 @@ export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> 
  * stops or loses the partition, and returns once those it started have finished.
  */
 async function handleBatch(
-  options: ConsumerRunOptions,
+  options: Run,
   batch: Batch,
   control: BatchControl,
   slots: Slots,
 ): Promise<void> {
   const { fn, telemetry } = options;
-  const labels = { topic: fn.topic, group: fn.group };
   const { messages } = batch;
   // Per key, the messages after the first, waiting for the one before them to finish.
   const later = new Map<string, number[]>();
@@ -117,8 +136,8 @@ async function handleBatch(
     while (watermark < messages.length && done[watermark]) watermark++;
     const last = messages[watermark - 1].offset;
     control.resolveOffset(last);
-    telemetry.metrics.kafkaConsumerLag.set(
-      { ...labels, partition: String(batch.partition) },
+    telemetry.metrics.messagingConsumerLag.set(
+      { ...groupLabels(fn), messaging_destination_partition_id: String(batch.partition) },
       Math.max(
         0,
         Number(BigInt(control.highWatermark?.() ?? batch.highWatermark) - BigInt(last) - 1n),
@@ -141,15 +160,8 @@ async function handleBatch(
         break;
       }
       const index = ready.shift()!;
-      const started = performance.now();
       const run = processMessage(options, batch, messages[index], control)
-        .then((handled) => {
-          telemetry.metrics.kafkaProcessDuration.observe(
-            labels,
-            (performance.now() - started) / 1000,
-          );
-          finish(index, handled);
-        }, (error) => {
+        .then((handled) => finish(index, handled), (error) => {
           failure ??= { error };
         })
         .finally(() => {
@@ -215,15 +227,22 @@ function eventLoopTurn(): Promise<void> | undefined {
 
 /** Handles one message; false when the consumer stopped before it was done. */
 function processMessage(
-  options: ConsumerRunOptions,
+  options: Run,
   batch: Batch,
   message: StoredMessage,
   control: BatchControl,
 ): Promise<boolean> {
   const { fn, ctx, telemetry, bus } = options;
+  const { metrics } = telemetry;
+  const started = performance.now();
   const parent = extractContext(message.headers);
+  const producer = trace.getSpanContext(parent);
+  const links: Link[] = producer && trace.isSpanContextValid(producer)
+    ? [{ context: producer }]
+    : [];
   const span = telemetry.tracer.startSpan(`process ${fn.topic}`, {
     kind: SpanKind.CONSUMER,
+    links,
     attributes: {
       ...messagingAttributes(bus, fn.topic),
       "messaging.operation.type": "process",
@@ -235,6 +254,8 @@ function processMessage(
       "messaging.message.body.size": new TextEncoder().encode(message.value).length,
       "faas.trigger": "pubsub",
       "faas.name": fn.name,
+      "faas.invocation_id": crypto.randomUUID(),
+      "faas.coldstart": isColdStart(options.seen, fn.name),
     },
   }, parent);
   const incoming: IncomingMessage = {
@@ -246,14 +267,22 @@ function processMessage(
     headers: message.headers,
     timestamp: new Date(Number(message.timestamp)),
   };
-  const labels = { topic: fn.topic, group: fn.group };
+  const labels = {
+    ...messagingLabels(bus, fn.topic),
+    messaging_consumer_group_name: fn.group,
+    messaging_operation_name: "process",
+    messaging_destination_partition_id: String(batch.partition),
+  };
+  metrics.messagingConsumed.inc(defined(labels));
+  let failed: string | undefined;
+  let finished = false;
   return context.with(trace.setSpan(parent, span), async () => {
     try {
       let failures = 0;
       for (let attempt = 1;; attempt++) {
         try {
           await fn.handle(incoming, ctx);
-          telemetry.metrics.kafkaConsumed.inc(labels);
+          finished = true;
           return true;
         } catch (error) {
           // An outage is not the message's fault: hold the partition and wait for the
@@ -262,11 +291,13 @@ function processMessage(
           if (!outage) failures++;
           if (error instanceof PermanentError || failures >= options.maxAttempts) {
             recordError(span, error);
+            failed = errorType(error);
             await deadLetter(options, incoming, error, attempt);
-            telemetry.metrics.kafkaFailed.inc(labels);
+            metrics.messagingDeadLettered.inc(groupLabels(fn));
+            finished = true;
             return true;
           }
-          telemetry.metrics.kafkaRetries.inc(labels);
+          metrics.messagingRetries.inc(groupLabels(fn));
           span.addEvent("retry", { attempt, "error.type": errorType(error) });
           // During a long outage, say so on the first retry and then every tenth.
           if (error instanceof DependencyMisconfiguredError) {
@@ -300,6 +331,15 @@ function processMessage(
       }
     } finally {
       span.end();
+      // A message left for redelivery (the consumer stopped) was not processed: not measured.
+      if (finished) {
+        observe(
+          metrics.messagingProcessDuration,
+          { ...labels, error_type: failed },
+          (performance.now() - started) / 1000,
+          span,
+        );
+      }
     }
   });
 }

@@ -31,7 +31,7 @@ async function consumerOf(
 ) {
   let onBatch: BatchHandler | undefined;
   const bus: Bus = {
-    server: { address: "test-bus" },
+    clientId: "test",
     send: () => Promise.reject(new Error("no sends in these tests")),
     subscribe(_group, _topic, handler) {
       onBatch = handler;

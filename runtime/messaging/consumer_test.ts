@@ -21,7 +21,11 @@ interface Setup {
   publish(key: string, value: unknown, headers?: Record<string, string>): Promise<void>;
   /** Messages that reached the dead-letter topic. */
   deadLetters(): Promise<StoredMessage[]>;
-  counter(name: string): Promise<number | undefined>;
+  /**
+   * The sum of `name`'s series for topic Purchase and group app2: `delivered`, `processed`
+   * (without error), `failed` (processed with an error), `deadLettered` or `retries`.
+   */
+  count(what: keyof typeof COUNTS): Promise<number>;
 }
 
 /** A bus, telemetry and a KafkaFunction whose handler is `handle`. */
@@ -81,8 +85,18 @@ async function withConsumer(
       for (let p = 0; p < 4; p++) found.push(...bus.read(`Purchase${DLQ_SUFFIX}`, p, 0));
       return await Promise.resolve(found);
     },
-    counter: (name) =>
-      metricValue(telemetry.metrics.registry, name, { topic: "Purchase", group: "app2" }),
+    async count(what) {
+      const [name, keep] = COUNTS[what];
+      const family = (await telemetry.metrics.registry.getMetricsAsJSON()).find((f) =>
+        f.name === name.replace(/_count$/, "")
+      );
+      return (family?.values ?? []).filter((value) => {
+        const labels = value.labels;
+        const series = (value as { metricName?: string }).metricName ?? family!.name;
+        return series === name && labels.messaging_destination_name === "Purchase" &&
+          labels.messaging_consumer_group_name === "app2" && keep(labels);
+      }).reduce((sum, value) => sum + value.value, 0);
+    },
   };
   try {
     await fn(setup);
@@ -92,6 +106,14 @@ async function withConsumer(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+const COUNTS = {
+  delivered: ["messaging_client_consumed_messages_total", () => true],
+  processed: ["messaging_process_duration_seconds_count", (l) => l.error_type === undefined],
+  failed: ["messaging_process_duration_seconds_count", (l) => l.error_type !== undefined],
+  deadLettered: ["messaging_client_dead_lettered_messages_total", () => true],
+  retries: ["messaging_process_retries_total", () => true],
+} satisfies Record<string, [string, (labels: Record<string, unknown>) => boolean]>;
 
 const consumerTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
@@ -125,10 +147,12 @@ consumerTest(
       const process1 = processes.find((span) =>
         span.attributes["messaging.kafka.message.key"] === "id-1"
       )!;
-      assert.deepEqual(process1.attributes, {
+      const { "faas.invocation_id": invocation, ...attributes } = process1.attributes;
+      assert.match(String(invocation), /^[0-9a-f-]{36}$/);
+      assert.deepEqual(attributes, {
         "messaging.system": "kafka",
         "messaging.destination.name": "Purchase",
-        "server.address": "embedded-bus",
+        "messaging.client.id": "otel-functions",
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
         "messaging.consumer.group.name": "app2",
@@ -138,15 +162,29 @@ consumerTest(
         "messaging.message.body.size": first.value.length,
         "faas.trigger": "pubsub",
         "faas.name": "forward-purchase",
+        "faas.coldstart": process1.attributes["faas.coldstart"],
       });
-      assert.equal(await setup.counter("kafka_messages_consumed_total"), 2);
-      assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
-      assert.equal(await setup.counter("kafka_message_process_duration_seconds_count"), 2);
+      for (const span of processes) {
+        const parent = span.parentSpanContext!;
+        assert.deepEqual(
+          span.links.map((link) => [link.context.traceId, link.context.spanId]),
+          [[parent.traceId, parent.spanId]],
+          "linked to the producer's context as well as its child",
+        );
+      }
+      assert.deepEqual(
+        processes.map((span) => span.attributes["faas.coldstart"]).sort(),
+        [false, true],
+        "only the function's first invocation is a cold start",
+      );
+      assert.equal(await setup.count("processed"), 2);
+      assert.equal(await setup.count("deadLettered"), 0);
+      assert.equal(await setup.count("delivered"), 2);
       assert.equal(
-        await metricValue(setup.telemetry.metrics.registry, "kafka_consumer_lag", {
-          topic: "Purchase",
-          group: "app2",
-          partition: String(first.partition),
+        await metricValue(setup.telemetry.metrics.registry, "messaging_kafka_consumer_lag", {
+          messaging_destination_name: "Purchase",
+          messaging_consumer_group_name: "app2",
+          messaging_destination_partition_id: String(first.partition),
         }),
         0,
       );
@@ -191,9 +229,9 @@ consumerTest("runConsumer: failures are retried with backoff, then succeed", asy
       const elapsed = performance.now() - started;
       // Backoff 40 ms then 80 ms, each with jitter in [50 %, 100 %].
       assert.ok(elapsed >= 55, `retried after only ${elapsed} ms`);
-      assert.equal(await setup.counter("kafka_message_retries_total"), 2);
-      assert.equal(await setup.counter("kafka_messages_consumed_total"), 1);
-      assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
+      assert.equal(await setup.count("retries"), 2);
+      assert.equal(await setup.count("processed"), 1);
+      assert.equal(await setup.count("deadLettered"), 0);
       assert.deepEqual(await setup.deadLetters(), []);
       const span = setup.telemetry.span("process Purchase");
       assert.equal(span.status.code, SpanStatusCode.UNSET);
@@ -268,9 +306,11 @@ consumerTest(
 
         assert.equal(process.status.code, SpanStatusCode.ERROR);
         assert.equal(process.attributes["error.type"], "TypeError");
-        assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
-        assert.equal(await setup.counter("kafka_message_retries_total"), 2);
-        assert.equal(await setup.counter("kafka_messages_consumed_total"), 1);
+        assert.equal(await setup.count("deadLettered"), 1);
+        assert.equal(await setup.count("retries"), 2);
+        assert.equal(await setup.count("processed"), 1);
+        assert.equal(await setup.count("failed"), 1, "the dead letter's process ended in error");
+        assert.equal(await setup.count("delivered"), 2);
         const error = setup.telemetry.records.find((record) =>
           record.message === "message dead-lettered"
         );
@@ -301,8 +341,8 @@ consumerTest("runConsumer: a PermanentError goes to the DLQ at once, without ret
       assert.equal(dead.headers["dlq.error.type"], "PermanentError");
       assert.equal(dead.headers["dlq.error.message"], "value is not JSON");
       assert.equal(dead.value, "{not json");
-      assert.equal(await setup.counter("kafka_message_retries_total"), undefined);
-      assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
+      assert.equal(await setup.count("retries"), 0);
+      assert.equal(await setup.count("deadLettered"), 1);
     },
   );
 });
@@ -325,7 +365,9 @@ consumerTest(
         assert.ok(performance.now() - started < 1500, "stop waited for the whole backoff");
         assert.equal(attempts, 1);
         assert.deepEqual(await setup.deadLetters(), []);
-        assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
+        assert.equal(await setup.count("deadLettered"), 0);
+        assert.equal(await setup.count("delivered"), 1);
+        assert.equal(await setup.count("processed") + await setup.count("failed"), 0, "not done");
         const span = setup.telemetry.span("process Purchase");
         assert.equal(span.status.code, SpanStatusCode.ERROR);
         assert.equal(span.status.message, "stopped before retrying");
@@ -351,9 +393,9 @@ consumerTest("runConsumer: an outage is waited out without spending attempts", a
       // Outages back off from at least 100 ms (doubling, jittered to 50-100 %): 50 + 100 + 200.
       assert.ok(performance.now() - started >= 340, "outage retries did not back off");
       assert.deepEqual(await setup.deadLetters(), [], "an outage is not the message's fault");
-      assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
-      assert.equal(await setup.counter("kafka_message_retries_total"), 3);
-      assert.equal(await setup.counter("kafka_messages_consumed_total"), 1);
+      assert.equal(await setup.count("deadLettered"), 0);
+      assert.equal(await setup.count("retries"), 3);
+      assert.equal(await setup.count("processed"), 1);
       const warnings = setup.telemetry.records.filter((record) => record.level === "warn");
       assert.deepEqual(warnings.map((record) => record.message), [
         "dependency unavailable; retrying",
@@ -378,7 +420,7 @@ consumerTest(
         await setup.start({ maxAttempts: 2, backoffMs: 1 });
         await waitFor("the message once the password is fixed", () => setup.handled.length === 1);
         assert.deepEqual(await setup.deadLetters(), [], "not the message's fault");
-        assert.equal(await setup.counter("kafka_messages_failed_total"), undefined);
+        assert.equal(await setup.count("deadLettered"), 0);
         const errors = setup.telemetry.records.filter((record) => record.level === "error");
         assert.deepEqual(
           errors.map((r) => [r.message, r.dependency, r.reason]),
@@ -416,8 +458,8 @@ consumerTest(
             dead.headers["dlq.error.type"],
             failure.name === "CacheError" ? "TypeError" : "UNDEFINED_VALUE",
           );
-          assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
-          assert.equal(await setup.counter("kafka_message_retries_total"), 2);
+          assert.equal(await setup.count("deadLettered"), 1);
+          assert.equal(await setup.count("retries"), 2);
         },
       );
     }
@@ -438,8 +480,8 @@ consumerTest(
       // Attempts: outage, failure, outage, failure (the second failure is the last allowed).
       assert.equal(dead.headers["dlq.attempts"], "4");
       assert.equal(dead.headers["dlq.error.type"], "TypeError");
-      assert.equal(await setup.counter("kafka_message_retries_total"), 3);
-      assert.equal(await setup.counter("kafka_messages_failed_total"), 1);
+      assert.equal(await setup.count("retries"), 3);
+      assert.equal(await setup.count("deadLettered"), 1);
     });
   },
 );

@@ -110,7 +110,9 @@ interface Outgoing {
 
 /** An in-process bus whose logs and offsets live under one folder. */
 export class EmbeddedBus implements Bus {
-  readonly server = { address: "embedded-bus" };
+  /** In-process: there is no broker to name. */
+  readonly server = undefined;
+  readonly clientId = "otel-functions";
   readonly #dir: string;
   readonly #topics = new Map<string, PartitionLog[]>();
   readonly #offsets: Offsets;

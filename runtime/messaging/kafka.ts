@@ -102,8 +102,9 @@ function routeProcessWarnings(log: Logger): void {
 export function connectKafka(brokers: readonly string[], options: KafkaOptions): Bus {
   const { log } = options;
   routeProcessWarnings(log);
+  const clientId = options.clientId ?? "otel-functions";
   const kafka = new Kafka({
-    clientId: options.clientId ?? "otel-functions",
+    clientId,
     brokers: [...brokers],
     connectionTimeout: 3000,
     requestTimeout: 5000,
@@ -179,7 +180,8 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
   );
 
   return {
-    server: { address, port: Number(port) },
+    server: { address, port: Number(port) || 9092 },
+    clientId,
     async send(topic: string, message: BusMessage): Promise<BusDelivery> {
       const outgoing = {
         topic,

@@ -1,7 +1,7 @@
 /**
  * A bounded export queue for spans and log records. Unlike the SDK's batch processors it counts
  * what it drops (queue full, export failed), so an unreachable collector costs bounded memory and
- * shows up in `otel_dropped_total` instead of disappearing.
+ * shows up in the `otel_sdk_*` metrics instead of disappearing.
  *
  * @example
  * ```ts
@@ -19,8 +19,12 @@
  */
 import { withDeadline } from "../deadline.ts";
 
-/** Why items were dropped. */
-export type DropReason = "queue_full" | "export_failed" | "shutdown";
+/**
+ * Why items were dropped, spelled as the `error.type` of the OpenTelemetry SDK metrics:
+ * the queue was full, the export failed, the batcher was already shut down when the item came,
+ * or shutdown gave up on items still queued at its deadline.
+ */
+export type DropReason = "queue_full" | "export_failed" | "already_shutdown" | "shutdown_timeout";
 
 /** Options of a {@linkcode BoundedBatcher}. */
 export interface BatcherOptions<T> {
@@ -50,7 +54,7 @@ export class BoundedBatcher<T> {
 
   /** Queues an item, dropping it when the queue is full. */
   add(item: T): void {
-    if (this.#closed) return this.#options.onDrop(1, "shutdown");
+    if (this.#closed) return this.#options.onDrop(1, "already_shutdown");
     if (this.#queue.length >= this.#options.maxQueueSize) {
       return this.#options.onDrop(1, "queue_full");
     }
@@ -76,7 +80,7 @@ export class BoundedBatcher<T> {
     clearTimeout(this.#timer);
     await withDeadline(this.flush(), deadlineMs).catch(() => {});
     const left = this.#queue.splice(0);
-    if (left.length > 0) this.#options.onDrop(left.length, "shutdown");
+    if (left.length > 0) this.#options.onDrop(left.length, "shutdown_timeout");
   }
 
   /** Exports partial batches after `ms` unless a full one goes first. */

@@ -1,85 +1,210 @@
 import assert from "node:assert/strict";
+import { trace, TraceFlags } from "@opentelemetry/api";
 import { assertPromtoolAccepts, metricValue } from "../_test_util.ts";
-import { missingTool, testWhen } from "../_test_needs.ts";
-import { createMetrics } from "./metrics.ts";
+import { CLASSIC, expose } from "./exposition.ts";
+import { BUCKETS, createMetrics, type Metrics, observe, processMetrics } from "./metrics.ts";
+
+const promtool = await new Deno.Command("promtool", {
+  args: ["--version"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output()
+  .then((output) => output.success, () => false);
+
+/** One sample in every family, with every label the host ever sets on it. */
+function recordEverything(metrics: Metrics): void {
+  const kafka = { messaging_system: "kafka", messaging_destination_name: "Purchase" };
+  const group = { ...kafka, messaging_consumer_group_name: "app2" };
+  const broker = { server_address: "broker", server_port: 9092 };
+  observe(metrics.httpServerDuration, {
+    http_request_method: "POST",
+    url_scheme: "http",
+    http_route: "/Message",
+    http_response_status_code: 503,
+    error_type: "503",
+  }, 0.02);
+  observe(metrics.httpClientDuration, {
+    http_request_method: "POST",
+    server_address: "localhost",
+    server_port: 8003,
+    http_response_status_code: 201,
+    network_protocol_version: "1.1",
+  }, 0.01);
+  metrics.messagingSent.inc({
+    ...kafka,
+    ...broker,
+    messaging_operation_name: "send",
+    messaging_destination_partition_id: "1",
+  });
+  observe(metrics.messagingOperationDuration, {
+    ...kafka,
+    ...broker,
+    messaging_operation_name: "send",
+    messaging_operation_type: "send",
+    error_type: "KafkaJSError",
+  }, 0.004);
+  observe(metrics.messagingBatchSize, kafka, 12);
+  observe(metrics.messagingLinger, kafka, 0.002);
+  metrics.messagingConsumed.inc({
+    ...group,
+    messaging_operation_name: "process",
+    messaging_destination_partition_id: "1",
+  });
+  observe(metrics.messagingProcessDuration, {
+    ...group,
+    messaging_operation_name: "process",
+    messaging_destination_partition_id: "1",
+  }, 0.03);
+  metrics.messagingRetries.inc(group);
+  metrics.messagingDeadLettered.inc(group);
+  metrics.messagingConsumerLag.set({ ...group, messaging_destination_partition_id: "1" }, 3);
+  observe(metrics.dbOperationDuration, {
+    db_system_name: "postgresql",
+    db_operation_name: "INSERT",
+    db_collection_name: "messages",
+    db_namespace: "postgres",
+    db_query_summary: "INSERT messages",
+    server_address: "localhost",
+    server_port: 5432,
+  }, 0.003);
+  const faas = { faas_trigger: "timer", faas_name: "call-message" };
+  observe(metrics.faasInvokeDuration, faas, 0.05);
+  metrics.faasInvocations.inc(faas);
+  metrics.faasErrors.inc(faas);
+  metrics.faasColdstarts.inc(faas);
+  metrics.dependencyUp.set({ dependency: "postgres" }, 1);
+  const processor = {
+    otel_component_type: "batching_span_processor",
+    otel_component_name: "batching_span_processor/0",
+  };
+  const exporter = {
+    otel_component_type: "otlp_http_json_span_exporter",
+    otel_component_name: "otlp_http_json_span_exporter/0",
+    server_address: "localhost",
+    server_port: "4318",
+  };
+  metrics.sdkSpansProcessed.inc({ ...processor, error_type: "queue_full" });
+  metrics.sdkLogsProcessed.inc(processor);
+  metrics.sdkSpansExported.inc({ ...exporter, error_type: "503" });
+  metrics.sdkLogsExported.inc(exporter);
+  metrics.targetInfo.set({ service_name: "app1" }, 1);
+}
 
 Deno.test("createMetrics: each call has its own registry (services do not collide)", async () => {
   const app1 = createMetrics();
   const app3 = createMetrics();
   assert.notEqual(app1.registry, app3.registry);
-  app1.kafkaProduced.inc({ topic: "Purchase" });
-  assert.equal(
-    await metricValue(app1.registry, "kafka_messages_produced_total", { topic: "Purchase" }),
-    1,
-  );
-  assert.equal(
-    await metricValue(app3.registry, "kafka_messages_produced_total", { topic: "Purchase" }),
-    undefined,
-  );
+  const labels = { messaging_system: "kafka", messaging_destination_name: "Purchase" };
+  app1.messagingSent.inc(labels);
+  const name = "messaging_client_sent_messages_total";
+  assert.equal(await metricValue(app1.registry, name, labels), 1);
+  assert.equal(await metricValue(app3.registry, name, labels), undefined);
 });
 
-Deno.test("createMetrics: names follow Prometheus conventions (units, _total)", async () => {
+Deno.test("createMetrics: semantic-convention names, Prometheus suffixes and advised buckets", async () => {
   const metrics = createMetrics();
+  recordEverything(metrics);
   const families = await metrics.registry.getMetricsAsJSON();
-  const names = families.map((family) => family.name);
-  for (
-    const expected of [
-      "http_client_request_duration_seconds",
-      "kafka_messages_produced_total",
-      "kafka_produce_failures_total",
-      "kafka_messages_consumed_total",
-      "kafka_messages_failed_total",
-      "kafka_message_retries_total",
-      "kafka_message_process_duration_seconds",
-      "kafka_consumer_lag",
-      "cron_runs_total",
-      "cron_run_duration_seconds",
-      "cron_last_success_timestamp_seconds",
-      "db_client_operation_duration_seconds",
-      "dependency_up",
-      "otel_dropped_total",
-      "otel_export_failures_total",
-      "deno_memory_rss_bytes",
-      "deno_memory_heap_used_bytes",
-      "process_start_time_seconds",
-      "deno_event_loop_lag_seconds",
-    ]
-  ) {
-    assert.ok(names.includes(expected), `${expected} is missing`);
-  }
+  const types = Object.fromEntries(families.map((family) => [family.name, String(family.type)]));
+  assert.deepEqual(types, {
+    http_server_request_duration_seconds: "histogram",
+    http_client_request_duration_seconds: "histogram",
+    messaging_client_sent_messages_total: "counter",
+    messaging_client_operation_duration_seconds: "histogram",
+    messaging_kafka_producer_batch_message_count: "histogram",
+    messaging_kafka_producer_linger_duration_seconds: "histogram",
+    messaging_client_consumed_messages_total: "counter",
+    messaging_process_duration_seconds: "histogram",
+    messaging_process_retries_total: "counter",
+    messaging_client_dead_lettered_messages_total: "counter",
+    messaging_kafka_consumer_lag: "gauge",
+    db_client_operation_duration_seconds: "histogram",
+    faas_invoke_duration_seconds: "histogram",
+    faas_invocations_total: "counter",
+    faas_errors_total: "counter",
+    faas_coldstarts_total: "counter",
+    dependency_up: "gauge",
+    otel_sdk_processor_span_processed_total: "counter",
+    otel_sdk_processor_log_processed_total: "counter",
+    otel_sdk_exporter_span_exported_total: "counter",
+    otel_sdk_exporter_log_exported_total: "counter",
+    target_info: "gauge",
+  });
   for (const family of families) {
-    assert.match(family.name, /^[a-z_][a-z0-9_]*$/);
-    const type = String(family.type);
-    if (type === "counter") assert.match(family.name, /_total$/, family.name);
-    // Histograms measure durations, or counts of messages (the producer's batch sizes).
-    if (type === "histogram") assert.match(family.name, /_(seconds|messages)$/, family.name);
     assert.ok(family.help.length > 0, `${family.name} has no help`);
+    if (String(family.type) !== "histogram") continue;
+    const bounds = family.values
+      .filter((value) => (value as { metricName?: string }).metricName?.endsWith("_bucket"))
+      .map((value) => value.labels.le)
+      .filter((le) => le !== "+Inf");
+    const advised = family.name === "db_client_operation_duration_seconds"
+      ? BUCKETS.db
+      : family.name.endsWith("_message_count")
+      ? BUCKETS.batch
+      : BUCKETS.default;
+    assert.deepEqual(bounds, [...advised], family.name);
   }
 });
 
-Deno.test("createMetrics: Deno process metrics are read at scrape time", async () => {
+Deno.test("observe: a sampled span becomes the bucket's exemplar; an unsampled one does not", async () => {
   const metrics = createMetrics();
-  const text = await metrics.registry.metrics();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-  assert.ok(value("deno_memory_rss_bytes") > 1_000_000);
-  assert.ok(value("deno_memory_heap_used_bytes") > 0);
-  const start = value("process_start_time_seconds");
-  assert.ok(start > 1_600_000_000 && start <= Date.now() / 1000);
-  const lag = value("deno_event_loop_lag_seconds");
-  assert.ok(lag >= 0 && lag < 1, String(lag));
+  const sampled = trace.wrapSpanContext({
+    traceId: "0af7651916cd43dd8448eb211c80319c",
+    spanId: "b7ad6b7169203331",
+    traceFlags: TraceFlags.SAMPLED,
+  });
+  const unsampled = trace.wrapSpanContext({
+    traceId: "1af7651916cd43dd8448eb211c80319c",
+    spanId: "c7ad6b7169203331",
+    traceFlags: TraceFlags.NONE,
+  });
+  observe(metrics.faasInvokeDuration, { faas_name: "a" }, 0.02, sampled);
+  observe(metrics.faasInvokeDuration, { faas_name: "b" }, 0.02, unsampled);
+  const family = (await metrics.registry.getMetricsAsJSON()).find((f) =>
+    f.name === "faas_invoke_duration_seconds"
+  )!;
+  const exemplars = family.values.flatMap((value) => {
+    const exemplar = (value as { exemplar?: { labelSet: object } | null }).exemplar;
+    return exemplar ? [{ le: value.labels.le, series: value.labels.faas_name, ...exemplar }] : [];
+  });
+  assert.deepEqual(exemplars.map(({ le, series, labelSet }) => ({ le, series, labelSet })), [{
+    le: 0.025,
+    series: "a",
+    labelSet: { trace_id: "0af7651916cd43dd8448eb211c80319c", span_id: "b7ad6b7169203331" },
+  }]);
 });
 
-testWhen(missingTool("promtool", "prometheus"), {
-  name: "createMetrics: the exposition passes promtool check metrics",
+Deno.test("processMetrics: one registry per process, read at scrape time", async () => {
+  assert.equal(processMetrics(), processMetrics());
+  const text = await expose([processMetrics()], CLASSIC);
+  const value = (name: string, labels = "") =>
+    Number(new RegExp(`^${name}${labels.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
+  assert.ok(value("process_memory_usage_bytes") > 1_000_000, text);
+  assert.ok(value("process_cpu_time_seconds_total", '{cpu_mode="user"}') > 0);
+  assert.ok(value("process_uptime_seconds") > 0);
+  assert.ok(value("v8js_memory_heap_used_bytes", '{v8js_heap_space_name="old_space"}') > 0);
+  assert.ok(value("v8js_memory_heap_space_size_bytes", '{v8js_heap_space_name="old_space"}') > 0);
+  // Block the event loop for 200 ms: the delay gauges see it at the next scrape.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const blockedUntil = performance.now() + 200;
+  while (performance.now() < blockedUntil) { /* block */ }
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const after = await expose([processMetrics()], CLASSIC);
+  const max = Number(/^nodejs_eventloop_delay_max_seconds (\S+)$/m.exec(after)?.[1]);
+  assert.ok(max >= 0.15 && max < 1, `max delay ${max} s after a 200 ms block`);
+});
+
+Deno.test({
+  name: `createMetrics: every family passes promtool check metrics${
+    promtool ? "" : " [promtool is not installed]"
+  }`,
+  ignore: !promtool,
   fn: async () => {
     const metrics = createMetrics();
-    metrics.kafkaConsumed.inc({ topic: "Purchase", group: "app2" });
-    metrics.dbDuration.observe(
-      { db_system_name: "postgresql", db_operation_name: "INSERT", outcome: "ok" },
-      0.003,
-    );
-    metrics.cronRuns.inc({ function: "call-message", outcome: "success" });
-    const report = await assertPromtoolAccepts(await metrics.registry.metrics(), "createMetrics");
+    recordEverything(metrics);
+    const text = await expose([metrics.registry, processMetrics()], CLASSIC);
+    const report = await assertPromtoolAccepts(text, "createMetrics");
     assert.equal(report.trim(), "", report);
   },
 });

@@ -21,12 +21,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  resourceFromAttributes,
-} from "@opentelemetry/resources";
+import type { Resource } from "@opentelemetry/resources";
 import {
   LoggerProvider,
   type LogRecordProcessor,
@@ -40,11 +35,13 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Config, LogLevel } from "../config.ts";
 import { withDeadline } from "../deadline.ts";
+import { errorType } from "../errors.ts";
 import type { Logger } from "../function.ts";
 import { createLogger, type LogRecord } from "../log.ts";
 import { redactUrls } from "../redact.ts";
 import { BoundedBatcher } from "./batcher.ts";
-import { createMetrics, type Metrics } from "./metrics.ts";
+import { createMetrics, type Metrics, TARGET_INFO_ATTRIBUTES } from "./metrics.ts";
+import { SCOPE, serviceResource } from "./resource.ts";
 
 /** The telemetry handles of one service. */
 export interface ServiceTelemetry {
@@ -83,7 +80,7 @@ export class ExportStatus {
       }
     } else if (!this.#failing.has(key)) {
       this.#failing.add(key);
-      this.report("warn", "OTLP export failing; dropping and counting in otel_dropped_total", {
+      this.report("warn", "OTLP export failing; dropping and counting in otel_sdk_exporter_*", {
         signal,
         endpoint: redactUrls(endpoint),
         error: redactUrls(result.error?.message ?? "unknown"),
@@ -118,6 +115,9 @@ export function createServiceTelemetry(
   installContextManager();
   const metrics = createMetrics();
   const settings = config.telemetry;
+  // OTEL_RESOURCE_ATTRIBUTES is read by the SDK's env detector; each service keeps its own name.
+  const resource = serviceResource(service);
+  setTargetInfo(metrics, resource);
   if (settings.disabled) {
     return {
       tracer: new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer(service),
@@ -127,18 +127,6 @@ export function createServiceTelemetry(
       shutdown: () => Promise.resolve(),
     };
   }
-  // OTEL_RESOURCE_ATTRIBUTES is read by the SDK's env detector; each service keeps its own name.
-  const fromEnv = detectResources({ detectors: [envDetector] });
-  const resource = defaultResource().merge(resourceFromAttributes({
-    "service.namespace": "otel-functions",
-  })).merge(fromEnv).merge(resourceFromAttributes({
-    "service.name": service,
-    "service.instance.id": `${Deno.hostname()}:${Deno.pid}:${service}`,
-    "process.pid": Deno.pid,
-    "process.runtime.name": "deno",
-    "process.runtime.version": Deno.version.deno,
-    "host.name": Deno.hostname(),
-  }));
   /** One signal's way out: a bounded batcher exporting through `exporter` to `endpoint`. */
   const pipeline = <T>(
     signal: Signal,
@@ -148,21 +136,34 @@ export function createServiceTelemetry(
       shutdown(): Promise<void>;
     },
   ) => {
+    const sdk = sdkMetrics(metrics, signal, endpoint);
+    // The series exist from the start, at 0: the first failure is an increase, not a new series.
+    sdk.processed.inc(sdk.processor, 0);
+    sdk.exported.inc(sdk.exporter, 0);
     const maxQueueSize = settings.maxQueueSize[signal];
     const batcher = new BoundedBatcher<T>({
       maxQueueSize,
       maxBatchSize: Math.min(512, maxQueueSize),
-      exportBatch: (items) =>
-        new Promise((resolve) =>
+      exportBatch: (items) => {
+        sdk.processed.inc(sdk.processor, items.length);
+        return new Promise((resolve) =>
           exporter.export(items, (result) => {
             status.record(signal, endpoint, result);
-            if (result.code !== ExportResultCode.SUCCESS) {
-              metrics.telemetryExportFailures.inc({ signal });
-            }
-            resolve(result.code === ExportResultCode.SUCCESS);
+            const ok = result.code === ExportResultCode.SUCCESS;
+            sdk.exported.inc(
+              ok ? sdk.exporter : { ...sdk.exporter, error_type: exportErrorType(result.error) },
+              items.length,
+            );
+            resolve(ok);
           })
-        ),
-      onDrop: (count, reason) => metrics.telemetryDropped.inc({ signal, reason }, count),
+        );
+      },
+      // A failed export is counted by the exporter's metric; the rest never reached it.
+      onDrop: (count, reason) => {
+        if (reason !== "export_failed") {
+          sdk.processed.inc({ ...sdk.processor, error_type: reason }, count);
+        }
+      },
     });
     return {
       add: (item: T) => batcher.add(item),
@@ -211,7 +212,9 @@ export function createServiceTelemetry(
     });
   }
   const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
-  const otelLogger = loggerProvider.getLogger("otel-functions-runtime");
+  const otelLogger = loggerProvider.getLogger(SCOPE.name, SCOPE.version, {
+    schemaUrl: SCOPE.schemaUrl,
+  });
   const otlpSink = (record: LogRecord) =>
     otelLogger.emit({
       timestamp: new Date(record.time),
@@ -227,7 +230,7 @@ export function createServiceTelemetry(
     : consoleSink;
 
   return {
-    tracer: tracerProvider.getTracer("otel-functions-runtime"),
+    tracer: tracerProvider.getTracer(SCOPE.name, SCOPE.version, { schemaUrl: SCOPE.schemaUrl }),
     log: createLogger({
       service,
       level: config.logLevel,
@@ -243,6 +246,46 @@ export function createServiceTelemetry(
       await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
     },
   };
+}
+
+/** The OpenTelemetry SDK self-metrics of one signal's pipeline, and their fixed labels. */
+function sdkMetrics(metrics: Metrics, signal: Signal, endpoint: string) {
+  const url = new URL(endpoint);
+  const span = signal === "traces";
+  return {
+    processed: span ? metrics.sdkSpansProcessed : metrics.sdkLogsProcessed,
+    exported: span ? metrics.sdkSpansExported : metrics.sdkLogsExported,
+    // One batching processor and one exporter of each signal per service's SDK instance.
+    processor: {
+      otel_component_type: span ? "batching_span_processor" : "batching_log_processor",
+      otel_component_name: span ? "batching_span_processor/0" : "batching_log_processor/0",
+    },
+    exporter: {
+      otel_component_type: span ? "otlp_http_json_span_exporter" : "otlp_http_json_log_exporter",
+      otel_component_name: span
+        ? "otlp_http_json_span_exporter/0"
+        : "otlp_http_json_log_exporter/0",
+      server_address: url.hostname,
+      server_port: String(Number(url.port) || (url.protocol === "https:" ? 443 : 80)),
+    },
+  };
+}
+
+/** A failed export's `error.type`: the HTTP status the collector answered, or the error's type. */
+function exportErrorType(error: Error | undefined): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "number" && code >= 100 && code < 600) return String(code);
+  return error ? errorType(error) : "_OTHER";
+}
+
+/** Fills `target_info` with the resource attributes it lists. */
+function setTargetInfo(metrics: Metrics, resource: Resource): void {
+  const labels: Record<string, string> = {};
+  for (const name of TARGET_INFO_ATTRIBUTES) {
+    const value = resource.attributes[name];
+    if (value !== undefined && value !== null) labels[name.replaceAll(".", "_")] = String(value);
+  }
+  metrics.targetInfo.set(labels, 1);
 }
 
 const SEVERITY: Record<LogLevel, SeverityNumber> = {

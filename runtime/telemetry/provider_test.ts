@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import project from "../../deno.json" with { type: "json" };
 import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import { OtlpReceiver } from "../../testing/otlp_receiver.ts";
@@ -6,6 +7,7 @@ import { metricValue } from "../_test_util.ts";
 import { freePort } from "../../testing/port.ts";
 import { loadConfig, type LogLevel } from "../config.ts";
 import { createServiceTelemetry, ExportStatus } from "./provider.ts";
+import { DEFAULT_ENVIRONMENT, SCOPE, SEMCONV_VERSION, serviceResource } from "./resource.ts";
 
 /** Runs `fn` with the process environment changed as `vars` say, then puts it back. */
 async function withEnv<T>(vars: Record<string, string>, fn: () => T | Promise<T>): Promise<T> {
@@ -187,6 +189,19 @@ Deno.test({
   },
 });
 
+Deno.test("serviceResource: development unless OTEL_RESOURCE_ATTRIBUTES says otherwise", async () => {
+  const plain = await withEnv({ OTEL_RESOURCE_ATTRIBUTES: "" }, () => serviceResource("app1"));
+  assert.equal(plain.attributes["deployment.environment.name"], DEFAULT_ENVIRONMENT);
+  assert.equal(plain.attributes["service.version"], project.version);
+  const overridden = await withEnv({
+    OTEL_RESOURCE_ATTRIBUTES:
+      "deployment.environment.name=staging,service.version=2.0.0-rc.1,service.instance.id=x",
+  }, () => serviceResource("app1"));
+  assert.equal(overridden.attributes["deployment.environment.name"], "staging");
+  assert.equal(overridden.attributes["service.version"], "2.0.0-rc.1", "a build may stamp it");
+  assert.match(String(overridden.attributes["service.instance.id"]), /:app1$/, "ours");
+});
+
 Deno.test({
   name:
     "createServiceTelemetry: the resource names the service; the SDK reads OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS",
@@ -233,7 +248,25 @@ Deno.test({
         assert.equal(attributes["deployment.environment.name"], "test");
         assert.equal(attributes["process.runtime.name"], "deno");
         assert.match(String(attributes["service.instance.id"]), /:app4$/);
+        assert.equal(attributes["service.version"], project.version, "deno.json's version");
+        // The instrumentation scope names the host, its version and the conventions it follows.
+        const scopes = (body.resourceSpans ?? body.resourceLogs) as Array<
+          Record<string, Array<{ scope: Record<string, string>; schemaUrl?: string }>>
+        >;
+        const [scoped] = scopes[0].scopeSpans ?? scopes[0].scopeLogs;
+        assert.deepEqual(scoped.scope, { name: SCOPE.name, version: project.version });
+        assert.equal(scoped.schemaUrl, `https://opentelemetry.io/schemas/${SEMCONV_VERSION}`);
       }
+      assert.equal(
+        await metricValue(telemetry.metrics.registry, "target_info", {
+          service_name: "app4",
+          service_version: project.version,
+          deployment_environment_name: "test",
+          telemetry_sdk_language: "nodejs",
+        }),
+        1,
+        "target_info carries the same resource",
+      );
     } finally {
       await telemetry.shutdown();
       await server.shutdown();
@@ -293,31 +326,39 @@ Deno.test({
       telemetry.log.info("tick");
       await telemetry.flush(); // resolves: a failed export is not an exception
       const registry = telemetry.metrics.registry;
+      const exporter = (signal: "span" | "log") => ({
+        otel_component_type: `otlp_http_json_${signal}_exporter`,
+        otel_component_name: `otlp_http_json_${signal}_exporter/0`,
+        server_address: "127.0.0.1",
+        server_port: String(port),
+      });
+      const failed = async (signal: "span" | "log") => {
+        const [family] = (await registry.getMetricsAsJSON()).filter((f) =>
+          f.name === `otel_sdk_exporter_${signal}_exported_total`
+        );
+        return family.values.filter((v) => v.labels.error_type !== undefined).map((v) =>
+          ({ ...v.labels, value: v.value }) as Record<string, string | number>
+        );
+      };
+      const [spanFailure] = await failed("span");
+      assert.deepEqual({ ...spanFailure, error_type: "…" }, {
+        ...exporter("span"),
+        error_type: "…",
+        value: 2,
+      });
+      assert.match(String(spanFailure.error_type), /^[\w.-]+$/, "a short error type");
+      assert.equal((await failed("log"))[0].value, 1);
       assert.equal(
-        await metricValue(registry, "otel_dropped_total", {
-          signal: "traces",
-          reason: "export_failed",
+        await metricValue(registry, "otel_sdk_processor_span_processed_total", {
+          otel_component_type: "batching_span_processor",
+          otel_component_name: "batching_span_processor/0",
         }),
         2,
-      );
-      assert.equal(
-        await metricValue(registry, "otel_dropped_total", {
-          signal: "logs",
-          reason: "export_failed",
-        }),
-        1,
-      );
-      assert.equal(
-        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
-        1,
-      );
-      assert.equal(
-        await metricValue(registry, "otel_export_failures_total", { signal: "logs" }),
-        1,
+        "handed to the exporter: processed, whatever the export's outcome",
       );
       assert.deepEqual(reports.sort(), [
-        "warn OTLP export failing; dropping and counting in otel_dropped_total logs",
-        "warn OTLP export failing; dropping and counting in otel_dropped_total traces",
+        "warn OTLP export failing; dropping and counting in otel_sdk_exporter_* logs",
+        "warn OTLP export failing; dropping and counting in otel_sdk_exporter_* traces",
       ]);
     } finally {
       await telemetry.shutdown();
@@ -353,29 +394,23 @@ Deno.test({
       telemetry.tracer.startSpan("second").end();
       await telemetry.flush();
       const registry = telemetry.metrics.registry;
-      assert.equal(
-        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
-        2,
-      );
-      assert.equal(
-        await metricValue(registry, "otel_dropped_total", {
-          signal: "traces",
-          reason: "export_failed",
-        }),
-        2,
-      );
+      const spans = (labels: Record<string, string>) =>
+        metricValue(registry, "otel_sdk_exporter_span_exported_total", labels);
+      assert.equal(await spans({ error_type: "400" }), 2, "the status the collector answered");
       assert.equal(reports.length, 1, JSON.stringify(reports));
       accept = true;
       telemetry.tracer.startSpan("third").end();
       await telemetry.flush();
       assert.deepEqual(reports, [
-        "warn OTLP export failing; dropping and counting in otel_dropped_total traces",
+        "warn OTLP export failing; dropping and counting in otel_sdk_exporter_* traces",
         "info OTLP export recovered traces",
       ]);
-      assert.equal(
-        await metricValue(registry, "otel_export_failures_total", { signal: "traces" }),
-        2,
+      assert.equal(await spans({ error_type: "400" }), 2);
+      const [family] = (await registry.getMetricsAsJSON()).filter((f) =>
+        f.name === "otel_sdk_exporter_span_exported_total"
       );
+      const ok = family.values.find((v) => v.labels.error_type === undefined);
+      assert.equal(ok?.value, 1, "the exported span, without error_type");
     } finally {
       await telemetry.shutdown();
       await server.shutdown();

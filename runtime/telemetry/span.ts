@@ -60,3 +60,13 @@ export function recordError(span: Span, error: unknown): void {
     message: error instanceof Error ? error.message : undefined,
   });
 }
+
+/**
+ * `faas.coldstart` for an invocation of `fn`: true the first time `seen` meets it (the first
+ * invocation of the function in this host), false after.
+ */
+export function isColdStart(seen: Set<string>, fn: string): boolean {
+  if (seen.has(fn)) return false;
+  seen.add(fn);
+  return true;
+}
