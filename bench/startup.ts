@@ -42,7 +42,7 @@ export interface MemoryResult {
   readonly slopeMibPer10k: number;
   readonly samples: number;
   /**
-   * The lowest V8 heap-in-use sample (`deno_memory_heap_used_bytes`, scraped every second) in
+   * The lowest V8 heap-in-use sample (`v8js_memory_heap_used_bytes`, scraped every second) in
    * each tenth of the load: the live heap after the collections, whatever capacity V8 keeps.
    */
   readonly heapLows: readonly number[];
