@@ -614,9 +614,11 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
   let bridge: RestBridge;
   let server: { address: string; port: number } | undefined;
   const token = crypto.randomUUID();
+  let namespace: string | undefined;
   if (redis.kind === "redis") {
     const url = new URL(redis.url);
     server = { address: url.hostname || "127.0.0.1", port: Number(url.port) || 6379 };
+    namespace = /^\/(\d+)$/.exec(url.pathname)?.[1]; // redis://host:port/2 works in database 2
     bridge = await startRestBridge(redisBackend(redis.url), { token });
   } else {
     server = undefined; // in-process: no server to name
@@ -626,7 +628,7 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
     );
   }
   stack.push(Phase.Infrastructure, "Redis REST bridge", () => bridge.stop());
-  return { url: bridge.url, token, server };
+  return { url: bridge.url, token, server, namespace };
 }
 
 /**

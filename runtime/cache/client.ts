@@ -56,6 +56,8 @@ export interface CacheOptions {
    * for the embedded store, no port behind a REST endpoint (whose own port is not Redis's).
    */
   readonly server?: { readonly address: string; readonly port?: number };
+  /** The database index Redis works in (`db.namespace`); 0 unless the Redis URL names one. */
+  readonly namespace?: string;
   readonly tracer: Tracer;
   readonly metrics: Metrics;
   readonly timeoutMs?: number;
@@ -104,6 +106,7 @@ export function classifyCacheError(error: unknown): Error {
 export function connectCache(options: CacheOptions): CacheClient {
   const { tracer, metrics } = options;
   const timeoutMs = options.timeoutMs ?? 5000;
+  const namespace = options.namespace ?? "0";
   const redis = new Redis({
     url: options.url,
     token: options.token,
@@ -113,7 +116,7 @@ export function connectCache(options: CacheOptions): CacheClient {
   });
   const common = {
     "db.system.name": "redis",
-    "db.namespace": "0",
+    "db.namespace": namespace,
     "server.address": options.server?.address,
     "server.port": options.server?.port,
     // Tempo's service graph names a database node by peer.service first (see postgres.ts).
@@ -154,7 +157,7 @@ export function connectCache(options: CacheOptions): CacheClient {
         {
           db_system_name: "redis",
           db_operation_name: operation,
-          db_namespace: "0",
+          db_namespace: namespace,
           db_response_status_code: failure?.status,
           server_address: options.server?.address,
           server_port: options.server?.port,

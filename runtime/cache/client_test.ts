@@ -375,12 +375,14 @@ cacheTest("connectCache: without a known server (embedded store) no server.* at 
   const cache = connectCache({
     url: bridge.url,
     token: "t",
+    namespace: "3",
     tracer: telemetry.tracer,
     metrics: telemetry.metrics,
   });
   try {
     await cache.set("k", "v");
     const set = telemetry.span("SET");
+    assert.equal(set.attributes["db.namespace"], "3", "the database index the URL names");
     assert.equal(set.attributes["server.address"], undefined);
     assert.equal(set.attributes["server.port"], undefined, "never a made-up port 0");
     assert.equal(set.attributes["peer.service"], "redis", "Tempo still names the node redis");

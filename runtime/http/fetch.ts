@@ -23,6 +23,7 @@ import { errorType } from "../errors.ts";
 import { type Metrics, observe } from "../telemetry/metrics.ts";
 import { injectContext } from "../telemetry/propagation.ts";
 import { withSpan } from "../telemetry/span.ts";
+import { redactQuery } from "./tracing.ts";
 
 /** Creates a traced `fetch` recording spans on `tracer` and durations in `metrics`. */
 export function createTracedFetch(tracer: Tracer, metrics: Metrics): typeof fetch {
@@ -36,7 +37,10 @@ export function createTracedFetch(tracer: Tracer, metrics: Metrics): typeof fetc
     let error: string | undefined;
     return withSpan(tracer, request.method, SpanKind.CLIENT, {
       "http.request.method": request.method,
-      "url.full": `${url.origin}${url.pathname}`,
+      // No credentials (the origin has none) and no signature values.
+      "url.full": `${url.origin}${url.pathname}${
+        url.search ? `?${redactQuery(url.search.slice(1))}` : ""
+      }`,
       "server.address": url.hostname,
       "server.port": port,
       "network.protocol.version": protocolVersion,

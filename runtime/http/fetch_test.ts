@@ -62,7 +62,7 @@ Deno.test("createTracedFetch: injects traceparent of a CLIENT span child of the 
     const port = Number(new URL(base).port);
     assert.deepEqual(client.attributes, {
       "http.request.method": "POST",
-      "url.full": `${base}/PostMessage`,
+      "url.full": `${base}/PostMessage?debug=1`,
       "server.address": "127.0.0.1",
       "server.port": port,
       "network.protocol.version": "1.1",

@@ -119,7 +119,8 @@ export function traceRequests(tracer: Tracer, metrics: Metrics): MiddlewareHandl
   };
 }
 
-function redactQuery(query: string): string {
+/** `query` (without `?`) with the values of signature-like parameters replaced by `REDACTED`. */
+export function redactQuery(query: string): string {
   return query.split("&").map((pair) => {
     const [name] = pair.split("=", 1);
     let decoded = name;
