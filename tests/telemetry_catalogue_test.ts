@@ -250,9 +250,9 @@ Deno.test({
       broker: env.KAFKA_BROKERS ? HELD : held("no KAFKA_BROKERS: the embedded bus (CI sets it)"),
       "redis-server": env.REDIS_URL ? HELD : held("no REDIS_URL: the embedded store (CI sets it)"),
       "redis-url": env.REDIS_URL ? HELD : held("no REDIS_URL: the embedded store (CI sets it)"),
-      embedded: env.DATABASE_URL && env.KAFKA_BROKERS && env.REDIS_URL
-        ? held("every backend is a real server")
-        : HELD,
+      "embedded-postgres": env.DATABASE_URL ? held("DATABASE_URL names a server") : HELD,
+      "embedded-kafka": env.KAFKA_BROKERS ? held("KAFKA_BROKERS names a broker") : HELD,
+      "embedded-redis": env.REDIS_URL ? held("REDIS_URL names a server") : HELD,
       "fresh-database": env.DATABASE_URL
         ? UNKNOWN // a real database may have the table from an earlier run
         : HELD,
