@@ -3,8 +3,8 @@
  * the backends the environment names (the real servers in .ci/run, else the embedded defaults)
  * with app3 behind an HTTP fault proxy, and the test brings about what the catalogue's
  * conditions describe: app3 answering 500 (a 502 relayed by app1, a failed cron run, a message
- * retried then dead-lettered), app3 unreachable (503s, outage retries, exceptions), an OTLP
- * outage, a query string, an unknown method, a stop. Then every span, metric family and label,
+ * retried then dead-lettered), app3 unreachable (503s, outage retries, exceptions), fault flags
+ * on and off, an OTLP outage, a query string, an unknown method, a stop. Then every span, metric family and label,
  * and log record it emitted must be in the catalogue, and everything the catalogue lists must
  * have been emitted when its condition held, and not when it did not. Conditions this run cannot
  * bring about name the test that covers them; log records under them must still be in the code.
@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import project from "../deno.json" with { type: "json" };
 import { SERVICE_NAMES } from "../runtime/config.ts";
+import { withVariant } from "../runtime/flags/definitions.ts";
 import { SCOPE } from "../runtime/telemetry/resource.ts";
 import type { ReceivedSpan } from "../testing/otlp_receiver.ts";
 import { freePort } from "../testing/port.ts";
@@ -235,6 +236,10 @@ Deno.test({
       console: HELD,
       stopping: HELD,
       debug: HELD,
+      "flag-on": HELD,
+      "flag-change": HELD,
+      "flag-removed": held("the flags stay in the file"),
+      "flag-file-problem": held("the flag file stays valid"),
       "send-failure": held(
         "the broker takes every message here",
         "runtime/messaging/producer_test.ts › a failed send is counted, marks the span and is rethrown",
@@ -306,6 +311,14 @@ Deno.test({
     const proxy = new FaultProxy();
     proxy.target = `http://127.0.0.1:${app3Port}`;
     await proxy.start();
+    const flagsDir = await Deno.makeTempDir({ prefix: "catalogue-flags-" });
+    const flagsFile = `${flagsDir}/flags.json`;
+    await Deno.copyFile(new URL("../flags.json", import.meta.url), flagsFile);
+    const flip = async (flag: string, variant: string) => {
+      const changed = withVariant(await Deno.readTextFile(flagsFile), flag, variant);
+      if (!changed.ok) throw new Error(changed.error);
+      await Deno.writeTextFile(flagsFile, changed.text);
+    };
     const test: TestHost = await startTestHost({
       env: {
         ...env,
@@ -313,6 +326,7 @@ Deno.test({
         APP3_URL: proxy.url,
         KAFKA_MAX_ATTEMPTS: "2",
         LOG_LEVEL: "debug",
+        FLAGS_FILE: flagsFile,
       },
     });
     let stopped = false;
@@ -345,6 +359,31 @@ Deno.test({
         headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9" },
         body: JSON.stringify({ content: "from behind a proxy" }),
       })).body?.cancel();
+
+      // Fault flags on for a moment: their evaluations show on an HTTP function's, a cron run's
+      // and a Kafka-triggered function's spans.
+      const flagged = ["app1SlowMs", "executorBurst", "app2ConsumeDelayMs"];
+      for (
+        const [flag, variant] of [["app1SlowMs", "250ms"], ["executorBurst", "10x"], [
+          "app2ConsumeDelayMs",
+          "100ms",
+        ]]
+      ) {
+        await flip(flag, variant);
+      }
+      await waitFor("flag evaluations on the three kinds of invocation", () => {
+        const kinds = new Set(
+          test.receiver.spans.filter((span) =>
+            span.events.some((event) => event.name === "feature_flag.evaluation")
+          ).map((span) => span.kind),
+        );
+        return kinds.has(2) && kinds.has(5) &&
+          test.receiver.spans.some((span) =>
+            span.attributes["faas.trigger"] === "timer" &&
+            span.events.some((event) => event.name === "feature_flag.evaluation")
+          );
+      }, 30_000);
+      for (const flag of flagged) await flip(flag, "off");
 
       // app3 answers 500: app1 relays 502, the cron run fails, app2 retries then dead-letters.
       proxy.mode = "fail";
@@ -587,6 +626,7 @@ Deno.test({
     } finally {
       if (!stopped) await test.stop();
       await proxy.stop();
+      await Deno.remove(flagsDir, { recursive: true });
     }
   },
 });
