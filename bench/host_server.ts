@@ -18,13 +18,15 @@ import { acceptMessage, MESSAGE_PATH } from "./handler.ts";
 
 const bench = defineService({
   name: "app1",
+  port: 8001,
   uses: [],
   http: (ctx) => new Hono().post(MESSAGE_PATH, acceptMessage(ctx.log)),
 });
 
+const hosted = { ...services, app1: bench };
 const host = await startHost(
-  loadConfig({ ...Deno.env.toObject(), SERVICES: "app1", HOST: "127.0.0.1" }),
-  { ...services, app1: bench },
+  loadConfig({ ...Deno.env.toObject(), SERVICES: "app1", HOST: "127.0.0.1" }, [], hosted),
+  hosted,
 );
 Deno.addSignalListener("SIGTERM", async () => {
   await host.stop();

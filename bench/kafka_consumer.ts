@@ -95,6 +95,7 @@ async function runBare(): Promise<void> {
 async function runHost(): Promise<void> {
   const consumerService = defineService({
     name: "app2",
+    port: 8002,
     uses: [],
     consumers: [{
       name: "bench-consume",
@@ -107,14 +108,18 @@ async function runHost(): Promise<void> {
     }],
   });
   const host = await startHost(
-    loadConfig({
-      ...Deno.env.toObject(),
-      SERVICES: "app2",
-      HOST: "127.0.0.1",
-      APP2_PORT: "0",
-      KAFKA_BROKERS: values.brokers!,
-      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-    }),
+    loadConfig(
+      {
+        ...Deno.env.toObject(),
+        SERVICES: "app2",
+        HOST: "127.0.0.1",
+        APP2_PORT: "0",
+        KAFKA_BROKERS: values.brokers!,
+        KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      },
+      [],
+      { ...services, app2: consumerService },
+    ),
     { ...services, app2: consumerService },
   );
   await finished;

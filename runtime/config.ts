@@ -1,23 +1,26 @@
 /**
  * The host's configuration, read once from the environment and the command line and checked
  * before anything starts. Every problem is reported at once, naming the variable and the value.
+ * The host's own settings are read here; each service's name, port and settings come from its
+ * definition, so the host knows nothing of the application it runs.
  *
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
- * const config = loadConfig({ APP1_PORT: "9001" }, ["--service", "app1,app3"]);
- * console.log(config.services, config.ports.app1); // ["app3", "app1"] (start order) 9001
+ * import { defineService } from "./function.ts";
+ * const services = { a: defineService({ name: "a", port: 9001, uses: [] }) };
+ * const config = loadConfig({ A_PORT: "9002" }, ["--service", "a"], services);
+ * console.log(config.services, config.ports.a); // ["a"] 9002
  * ```
  * @module
  */
-import { Cron } from "croner";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./file_sync.ts";
+import type { FunctionConfig, ServiceDefinition } from "./function.ts";
 import { redactUrls } from "./redact.ts";
+import { checkHttpUrl, type LocateService, readSettings } from "./settings.ts";
 
-/** The services of the seed, in start order (sinks first, the executor last). */
-export const SERVICE_NAMES = ["app4", "app3", "app2", "app1", "executor"] as const;
-/** A service's `service.name`. */
-export type ServiceName = typeof SERVICE_NAMES[number];
+/** The services a host can run, by name, in start order (what others call first goes last). */
+export type Services = Readonly<Record<string, ServiceDefinition>>;
 
 /** Where PostgreSQL is: a server, or the embedded PGlite kept under the data folder. */
 export type DatabaseConfig = { kind: "postgres"; url: string } | { kind: "embedded"; dir: string };
@@ -87,19 +90,21 @@ export type LogFormat = typeof LOG_FORMATS[number];
 
 /** The validated configuration of one host process. */
 export interface Config {
-  readonly services: readonly ServiceName[];
+  /** The services to run (`--service`, `SERVICES`; all by default), in start order. */
+  readonly services: readonly string[];
   readonly hostname: string;
-  readonly ports: Readonly<Record<ServiceName, number>>;
-  /** Explicit service URLs; unset ones are derived from the ports once the servers listen. */
-  readonly urls: { readonly app1?: string; readonly app3?: string };
-  readonly executor: { readonly schedule: string; readonly target?: string };
+  /** Each service's port: `<NAME>_PORT`, else the one its definition names. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** `<NAME>_URL`: where a service is, for callers when it runs in another process. */
+  readonly serviceUrls: Readonly<Record<string, string | undefined>>;
+  /** Each service's settings, checked; the values once `locate` can tell where services are. */
+  readonly settings: Readonly<Record<string, (locate: LocateService) => FunctionConfig>>;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
   readonly kafka: KafkaConfig;
   readonly redis: RedisConfig;
   /** When the embedded bus and store sync their appends to disk (`EMBEDDED_FSYNC`). */
   readonly embeddedFsync: FsyncPolicy;
-  readonly cacheTtlSeconds: number;
   readonly maxBodyBytes: number;
   readonly kafkaMaxAttempts: number;
   readonly kafkaRetryBackoffMs: number;
@@ -129,18 +134,19 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_PORTS: Record<ServiceName, number> = {
-  app1: 8001,
-  app2: 8002,
-  app3: 8003,
-  app4: 8004,
-  executor: 8005,
-};
+/** The prefix of a service's variables: `app1` reads `APP1_PORT` and `APP1_URL`. */
+export function envPrefix(service: string): string {
+  return service.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
 
-/** Reads the configuration from `env` and the command-line `args` (`--service a,b`). */
+/**
+ * Reads the configuration from `env` and the command-line `args` (`--service a,b`) for the
+ * host running `services`.
+ */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   args: readonly string[] = [],
+  services: Services = {},
 ): Config {
   const problems: string[] = [];
   const read = (name: string): string | undefined => {
@@ -157,43 +163,28 @@ export function loadConfig(
     }
     return value;
   };
-  const httpUrl = (name: string): string | undefined => {
-    const raw = read(name);
-    if (raw === undefined) return undefined;
-    if (!isUrl(raw, ["http:", "https:"])) {
-      problems.push(
-        `${name}=${JSON.stringify(redactUrls(raw))} must be an http:// or https:// URL`,
-      );
-      return undefined;
-    }
-    return raw.replace(/\/+$/, "");
-  };
-
-  const services = parseServices(args, read("SERVICES"), problems);
-  const ports = Object.fromEntries(
-    Object.entries(DEFAULT_PORTS).map((
-      [name, port],
-    ) => [name, integer(`${name.toUpperCase()}_PORT`, port, 0, 65535)]),
-  ) as Record<ServiceName, number>;
+  const known = Object.keys(services);
+  const selected = parseServices(args, read("SERVICES"), known, problems);
+  const ports: Record<string, number> = {};
+  const serviceUrls: Record<string, string | undefined> = {};
+  const settings: Record<string, (locate: LocateService) => FunctionConfig> = {};
+  for (const [name, definition] of Object.entries(services)) {
+    const prefix = envPrefix(name);
+    ports[name] = integer(`${prefix}_PORT`, definition.port, 0, 65535);
+    const url = read(`${prefix}_URL`);
+    serviceUrls[name] = url === undefined
+      ? undefined
+      : checkHttpUrl(`${prefix}_URL`, url, problems);
+    settings[name] = readSettings(definition.settings ?? {}, env, problems);
+  }
 
   const taken = new Map<number, string>();
-  for (const name of services) {
+  for (const name of selected) {
     const port = ports[name];
     if (port === 0) continue;
     const other = taken.get(port);
     if (other) problems.push(`${other} and ${name} cannot both listen on port ${port}`);
     taken.set(port, name);
-  }
-
-  const schedule = read("EXECUTOR_SCHEDULE") ?? "*/5 * * * * *";
-  try {
-    new Cron(schedule, { paused: true }).stop();
-  } catch (error) {
-    problems.push(
-      `EXECUTOR_SCHEDULE=${JSON.stringify(schedule)} is not a croner pattern: ${
-        (error as Error).message
-      }`,
-    );
   }
 
   const dataDir = read("DATA_DIR") ?? ".data";
@@ -203,11 +194,11 @@ export function loadConfig(
     problems.push(`the console and ${clash} cannot both listen on port ${consoleConfig.port}`);
   }
   const config: Config = {
-    services,
+    services: selected,
     hostname: read("HOST") ?? "127.0.0.1",
     ports,
-    urls: { app1: httpUrl("APP1_URL"), app3: httpUrl("APP3_URL") },
-    executor: { schedule, target: httpUrl("EXECUTOR_TARGET") },
+    serviceUrls,
+    settings,
     dataDir,
     database: parseDatabase(read("DATABASE_URL"), dataDir, problems),
     kafka: parseKafka(read("KAFKA_BROKERS"), dataDir, problems),
@@ -219,7 +210,6 @@ export function loadConfig(
       "interval",
       problems,
     ),
-    cacheTtlSeconds: integer("CACHE_TTL_SECONDS", 86400, 1, 10 * 365 * 86400),
     maxBodyBytes: integer("MAX_BODY_BYTES", 64 * 1024, 256, 64 * 1024 * 1024),
     kafkaMaxAttempts: integer("KAFKA_MAX_ATTEMPTS", 5, 1, 100),
     kafkaRetryBackoffMs: integer("KAFKA_RETRY_BACKOFF_MS", 200, 0, 60_000),
@@ -243,15 +233,17 @@ export function loadConfig(
     console: consoleConfig,
     flagsFile: read("FLAGS_FILE") ?? "flags.json",
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Services may read the same variable (two callers of one service): say each problem once.
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return config;
 }
 
 function parseServices(
   args: readonly string[],
   fromEnv: string | undefined,
+  known: readonly string[],
   problems: string[],
-): ServiceName[] {
+): string[] {
   let list = fromEnv;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -264,18 +256,18 @@ function parseServices(
       problems.push(`unknown argument ${JSON.stringify(arg)} (expected --service a,b)`);
     }
   }
-  if (list === undefined) return [...SERVICE_NAMES];
+  if (list === undefined) return [...known];
   const wanted = list.split(",").map((name) => name.trim()).filter((name) => name !== "");
-  const unknown = wanted.filter((name) => !(SERVICE_NAMES as readonly string[]).includes(name));
+  const unknown = wanted.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     problems.push(
       `unknown service ${unknown.map((name) => JSON.stringify(name)).join(", ")}; known: ${
-        SERVICE_NAMES.join(", ")
+        known.join(", ")
       }`,
     );
   }
   if (wanted.length === 0) problems.push("the service list is empty");
-  return SERVICE_NAMES.filter((name) => wanted.includes(name));
+  return known.filter((name) => wanted.includes(name));
 }
 
 function parseDatabase(

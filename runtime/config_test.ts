@@ -1,12 +1,25 @@
 import assert from "node:assert/strict";
+import { services } from "../functions/mod.ts";
 import {
   type Config,
   ConfigError,
   embeddedDefaults,
-  loadConfig,
+  loadConfig as loadConfigFor,
   SAMPLERS,
-  SERVICE_NAMES,
 } from "./config.ts";
+
+/** The configuration of a host running the seed's services (their ports and settings). */
+const loadConfig = (env: Record<string, string>, args: string[] = []) =>
+  loadConfigFor(env, args, services);
+
+/** Each service's settings, with other services found at `local:<name>`. */
+const settingsOf = (config: Config) =>
+  Object.fromEntries(
+    Object.entries(config.settings).map(([name, resolve]) => [
+      name,
+      resolve((service) => config.serviceUrls[service] ?? `local:${service}`),
+    ]),
+  );
 
 /** The problems `loadConfig` reports for `env` and `args`; fails when it does not throw. */
 function problemsOf(env: Record<string, string>, args: string[] = []): readonly string[] {
@@ -32,7 +45,7 @@ function assertOneProblem(env: Record<string, string>, ...parts: string[]): void
 
 Deno.test("loadConfig: defaults follow DESIGN.md", () => {
   const config = loadConfig({});
-  assert.deepEqual(config.services, [...SERVICE_NAMES]);
+  assert.deepEqual(config.services, ["app4", "app3", "app2", "app1", "executor"]);
   assert.deepEqual(config.ports, {
     app1: 8001,
     app2: 8002,
@@ -40,10 +53,20 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
     app4: 8004,
     executor: 8005,
   });
-  assert.equal(config.executor.schedule, "*/5 * * * * *");
-  assert.equal(config.executor.target, undefined);
-  assert.deepEqual(config.urls, { app1: undefined, app3: undefined });
-  assert.equal(config.cacheTtlSeconds, 86400);
+  assert.deepEqual(settingsOf(config), {
+    app1: { app3Url: "local:app3" },
+    app2: { app3Url: "local:app3" },
+    app3: {},
+    app4: { cacheTtlSeconds: 86400 },
+    executor: { schedule: "*/5 * * * * *", target: "local:app1" },
+  });
+  assert.deepEqual(Object.values(config.serviceUrls), [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
   assert.equal(config.hostname, "127.0.0.1", "loopback unless HOST says otherwise");
   assert.equal(config.logLevel, "info");
   assert.equal(config.dataDir, ".data");
@@ -72,7 +95,7 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
 });
 
 Deno.test("loadConfig: the services start sinks first and the executor last", () => {
-  assert.deepEqual(SERVICE_NAMES, ["app4", "app3", "app2", "app1", "executor"]);
+  assert.deepEqual(Object.keys(services), ["app4", "app3", "app2", "app1", "executor"]);
 });
 
 Deno.test("loadConfig: values are read, trimmed, and blanks mean unset", () => {
@@ -91,10 +114,13 @@ Deno.test("loadConfig: values are read, trimmed, and blanks mean unset", () => {
   assert.equal(config.ports.app1, 9001);
   assert.equal(config.ports.app2, 8002);
   assert.equal(config.ports.executor, 0);
-  assert.equal(config.cacheTtlSeconds, 60);
-  assert.equal(config.executor.schedule, "* * * * * *");
-  assert.equal(config.executor.target, "http://example.test:8001");
-  assert.equal(config.urls.app3, "https://app3.example.test");
+  const settings = settingsOf(config);
+  assert.equal(settings.app4.cacheTtlSeconds, 60);
+  assert.equal(settings.executor.schedule, "* * * * * *");
+  assert.equal(settings.executor.target, "http://example.test:8001");
+  assert.equal(settings.app1.app3Url, "https://app3.example.test");
+  assert.equal(settings.app2.app3Url, "https://app3.example.test");
+  assert.equal(config.serviceUrls.app3, "https://app3.example.test");
   assert.equal(config.hostname, "127.0.0.1");
   assert.equal(config.logLevel, "debug");
   assert.deepEqual(config.database, { kind: "embedded", dir: "/tmp/host-data/pg" });
@@ -161,7 +187,10 @@ Deno.test("loadConfig: EXECUTOR_SCHEDULE must be a croner pattern", () => {
       `EXECUTOR_SCHEDULE=${JSON.stringify(bad)} is not a croner pattern`,
     );
   }
-  assert.equal(loadConfig({ EXECUTOR_SCHEDULE: "0 * * * *" }).executor.schedule, "0 * * * *");
+  assert.equal(
+    settingsOf(loadConfig({ EXECUTOR_SCHEDULE: "0 * * * *" })).executor.schedule,
+    "0 * * * *",
+  );
 });
 
 Deno.test("loadConfig: URLs are checked", () => {

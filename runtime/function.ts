@@ -1,28 +1,34 @@
 /**
  * The function model: what a service is made of and what its functions receive.
  *
- * A service bundles HTTP functions (a Hono app), Kafka-triggered functions and cron functions.
- * Each function is stateless and gets its clients from a {@linkcode FunctionContext}, so it never
- * imports runtime internals and runs the same in the host, in a test or on an edge platform.
+ * A service names itself and its default port, declares the backing services it uses and the
+ * settings it reads, and bundles HTTP functions (a Hono app), Kafka-triggered functions and cron
+ * functions. Each function is stateless and gets its clients and settings from a
+ * {@linkcode FunctionContext}, so it never imports runtime internals and runs the same in the
+ * host, in a test or on an edge platform.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
  * import { defineService } from "./function.ts";
+ * import { integerSetting } from "./settings.ts";
  *
  * export const hello = defineService({
- *   name: "app1",
+ *   name: "hello",
+ *   port: 8010,
  *   uses: [],
- *   http: (ctx) => new Hono().get("/hello", (c) => c.json({ from: ctx.service })),
+ *   settings: { greetings: integerSetting("HELLO_GREETINGS", 1, { min: 1, max: 10 }) },
+ *   http: (ctx) =>
+ *     new Hono().get("/hello", (c) => c.json({ from: ctx.service, times: ctx.config.greetings })),
  * });
  * ```
  * @module
  */
 import type { Hono } from "hono";
-import type { ServiceName } from "./config.ts";
 import type { Migration } from "./db/migrate.ts";
+import type { SettingsSpec, SettingValues } from "./settings.ts";
 
-export type { Migration, ServiceName };
+export type { Migration, SettingsSpec, SettingValues };
 
 /** Structured fields attached to a log record. */
 export type LogFields = Record<string, unknown>;
@@ -84,14 +90,8 @@ export interface IncomingMessage {
   readonly timestamp: Date;
 }
 
-/** Settings functions may read; the host fills them from the validated configuration. */
-export interface FunctionConfig {
-  readonly app1Url: string;
-  readonly app3Url: string;
-  readonly executorTarget: string;
-  readonly executorSchedule: string;
-  readonly cacheTtlSeconds: number;
-}
+/** The settings a function reads: the values of what its service's `settings` declare. */
+export type FunctionConfig = Readonly<Record<string, unknown>>;
 
 /**
  * Fault flags (flagd definitions in `FLAGS_FILE`), evaluated for this service through OpenFeature.
@@ -114,9 +114,9 @@ interface Clients {
 type ClientOf = { postgres: "db"; redis: "cache"; kafka: "producer" };
 
 /** What every function receives: its service's identity, settings, logger and traced fetch. */
-export interface BaseContext {
-  readonly service: ServiceName;
-  readonly config: FunctionConfig;
+export interface BaseContext<C = FunctionConfig> {
+  readonly service: string;
+  readonly config: C;
   readonly log: Logger;
   /** `fetch` with a client span and W3C trace context headers. */
   readonly fetch: typeof fetch;
@@ -124,45 +124,59 @@ export interface BaseContext {
   readonly flags: Flags;
 }
 
-/** The context of a function whose service declares the dependencies `D`. */
-export type FunctionContext<D extends Dependency = Dependency> =
-  & BaseContext
+/** The context of a function whose service declares the dependencies `D` and settings `C`. */
+export type FunctionContext<D extends Dependency = Dependency, C = FunctionConfig> =
+  & BaseContext<C>
   & Pick<Clients, ClientOf[D]>;
 
 /** A function triggered by each message of a topic, in a consumer group. */
-export interface KafkaFunction<D extends Dependency = Dependency> {
+export interface KafkaFunction<D extends Dependency = Dependency, C = FunctionConfig> {
   readonly name: string;
   readonly topic: string;
   readonly group: string;
   /** Handles one message; throwing retries it, a {@linkcode PermanentError} dead-letters it. */
-  handle(message: IncomingMessage, ctx: FunctionContext<D>): Promise<void>;
+  handle(message: IncomingMessage, ctx: FunctionContext<D, C>): Promise<void>;
 }
 
 /** A function run on a croner schedule; a run never overlaps the previous one. */
-export interface CronFunction<D extends Dependency = Dependency> {
+export interface CronFunction<D extends Dependency = Dependency, C = FunctionConfig> {
   readonly name: string;
-  /** The croner pattern, read from the settings so it can be configured. */
-  schedule(config: FunctionConfig): string;
-  run(ctx: FunctionContext<D>): Promise<void>;
+  /** The croner pattern, taken from the settings so it can be configured. */
+  schedule(config: C): string;
+  run(ctx: FunctionContext<D, C>): Promise<void>;
 }
 
-/** A service: its name, the dependencies it uses, and its functions. */
-export interface ServiceDefinition<D extends Dependency = Dependency> {
-  readonly name: ServiceName;
+/**
+ * A service: its name (`service.name`, the `--service` name), its default port (`<NAME>_PORT`
+ * overrides it), the dependencies it uses, the settings it reads, and its functions.
+ */
+export interface ServiceDefinition<
+  D extends Dependency = Dependency,
+  S extends SettingsSpec = SettingsSpec,
+> {
+  readonly name: string;
+  readonly port: number;
   readonly uses: readonly D[];
+  /** The environment variables its functions read, as `ctx.config`, checked at start. */
+  readonly settings?: S;
   /** Schema changes applied at start when the service uses PostgreSQL. */
   readonly migrations?: readonly Migration[];
   /** The HTTP functions as a Hono app; `app.fetch` is a plain, edge-compatible fetch handler. */
-  readonly http?: (ctx: FunctionContext<D>) => Hono;
-  readonly consumers?: readonly KafkaFunction<D>[];
-  readonly crons?: readonly CronFunction<D>[];
+  http?(ctx: FunctionContext<D, SettingValues<S>>): Hono;
+  readonly consumers?: readonly KafkaFunction<D, SettingValues<S>>[];
+  readonly crons?: readonly CronFunction<D, SettingValues<S>>[];
   /** Topics its functions publish to; the host says at start when nothing it runs consumes one. */
   readonly publishes?: readonly string[];
 }
 
-/** Declares a service, inferring its dependencies so its functions see only those clients. */
-export function defineService<D extends Dependency = never>(
-  definition: ServiceDefinition<D>,
-): ServiceDefinition<D> {
+/**
+ * Declares a service, inferring its dependencies and settings so its functions see only those
+ * clients and their settings typed.
+ */
+export function defineService<
+  D extends Dependency = never,
+  // deno-lint-ignore ban-types
+  S extends SettingsSpec = {},
+>(definition: ServiceDefinition<D, S>): ServiceDefinition<D, S> {
   return definition;
 }

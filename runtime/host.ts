@@ -9,7 +9,8 @@
  * import { loadConfig } from "./config.ts";
  * import { startHost } from "./host.ts";
  * import { services } from "../functions/mod.ts";
- * const host = await startHost(loadConfig(Deno.env.toObject()), services);
+ * const config = loadConfig(Deno.env.toObject(), Deno.args, services);
+ * const host = await startHost(config, services);
  * console.log(host.urls.app1);
  * await host.stop();
  * ```
@@ -17,11 +18,11 @@
  */
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hono } from "hono";
-import { type CacheClient, connectCache } from "./cache/client.ts";
+import { type CacheClient, type CacheOptions, connectCache } from "./cache/client.ts";
 import { type RestBridge, startRestBridge } from "./cache/bridge.ts";
 import { redisBackend } from "./cache/redis.ts";
 import { openEmbeddedStore } from "./cache/store.ts";
-import { type Config, embeddedDefaults, type ServiceName } from "./config.ts";
+import { type Config, embeddedDefaults, envPrefix, type Services } from "./config.ts";
 import { type CronJob, startCron } from "./cron.ts";
 import { lockDataDir } from "./data_dir.ts";
 import { startEmbeddedPostgres } from "./db/embedded.ts";
@@ -65,9 +66,9 @@ import {
 /** A running host. */
 export interface Host {
   /** The URL each running service listens on. */
-  readonly urls: Readonly<Partial<Record<ServiceName, string>>>;
-  /** The settings the functions see. */
-  readonly functionConfig: FunctionConfig;
+  readonly urls: Readonly<Record<string, string>>;
+  /** The settings each running service's functions see. */
+  readonly settings: Readonly<Record<string, FunctionConfig>>;
   /** The message bus, when a running service uses one (tests publish and inspect through it). */
   readonly bus?: Bus;
   /** The console, unless `CONSOLE=off` (or its port was taken). */
@@ -90,22 +91,10 @@ export interface HostOptions {
   readonly consolePages?: PageMount;
 }
 
-type Definitions = Readonly<Record<ServiceName, ServiceDefinition>>;
-
-/**
- * The service whose `/metrics` serves the process and runtime metrics: the first of these the
- * host runs (with the default ports, the lowest port: app1's 8001 when everything runs).
- */
-export const PROCESS_METRICS_ORDER: readonly ServiceName[] = [
-  "app1",
-  "app2",
-  "app3",
-  "app4",
-  "executor",
-];
+type Log = ReturnType<typeof createLogger>;
 
 interface RunningService {
-  readonly name: ServiceName;
+  readonly name: string;
   readonly definition: ServiceDefinition;
   readonly telemetry: ServiceTelemetry;
   readonly server: Deno.HttpServer<Deno.NetAddr>;
@@ -118,7 +107,7 @@ interface RunningService {
 /** Starts the services `config.services` names, taking their definitions from `definitions`. */
 export async function startHost(
   config: Config,
-  definitions: Definitions,
+  definitions: Services,
   options: HostOptions = {},
 ): Promise<Host> {
   const log = createLogger({
@@ -138,9 +127,9 @@ export async function startHost(
 
 async function start(
   config: Config,
-  definitions: Definitions,
+  definitions: Services,
   options: HostOptions,
-  log: ReturnType<typeof createLogger>,
+  log: Log,
   stack: ShutdownStack,
 ): Promise<Host> {
   const selected = config.services.map((name) => definitions[name]);
@@ -149,17 +138,7 @@ async function start(
       definition.uses.includes(dependency) ||
       (dependency === "kafka" && (definition.consumers?.length ?? 0) > 0)
     );
-  const embedded = embeddedDefaults(config).filter((line) =>
-    (line.startsWith("DATABASE_URL") && needs("postgres")) ||
-    (line.startsWith("KAFKA_BROKERS") && needs("kafka")) ||
-    (line.startsWith("REDIS_URL") && needs("redis"))
-  );
-  log.info("starting host", { services: config.services });
-  reportUnconsumedTopics(config, definitions, selected, log);
-  for (const line of embedded) log.info(line);
-  if (embedded.length > 0) {
-    stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
-  }
+  await announce(config, definitions, selected, needs, log, stack);
   const flags = await startFlags(config.flagsFile, log);
   stack.push(Phase.Infrastructure, "fault flags", () => flags.close());
   const consoleStore = config.console.enabled
@@ -167,207 +146,47 @@ async function start(
     : undefined;
   // Served before the services start, so its URL is the first thing the log shows; the
   // Functions page's facts and actions fill in as the services come up.
-  const hosted: HostedService[] = [];
-  const consoleServer = consoleStore?.serve(hostActions(hosted), flags);
-  consoleStore?.store.setFunctionsSource(hostFunctions(hosted));
-  // Exporting to this host's own console would show every span and log record twice.
-  const own = consoleServer ? new URL(consoleServer.endpoint).port : undefined;
-  const isOwn = (url: string) => {
-    const target = new URL(url);
-    return own !== undefined && target.port === own && isLoopback(target.hostname);
-  };
-  const telemetry = {
-    ...config.telemetry,
-    exportTraces: config.telemetry.exportTraces && !isOwn(config.telemetry.tracesEndpoint),
-    exportLogs: config.telemetry.exportLogs && !isOwn(config.telemetry.logsEndpoint),
-  };
-  if (
-    telemetry.exportTraces !== config.telemetry.exportTraces ||
-    telemetry.exportLogs !== config.telemetry.exportLogs
-  ) {
-    log.warn("OTEL_EXPORTER_OTLP_ENDPOINT is this host's own console; not exporting there too");
-  }
-  const telemetryConfig = telemetry;
-  const exported = {
-    ...(telemetry.exportTraces ? { traces: redactUrls(telemetry.tracesEndpoint) } : {}),
-    ...(telemetry.exportLogs ? { logs: redactUrls(telemetry.logsEndpoint) } : {}),
-  };
-  log.info(
-    telemetry.disabled
-      ? "telemetry disabled (OTEL_SDK_DISABLED=true): no spans or OTLP logs are recorded"
-      : Object.keys(exported).length > 0
-      ? `telemetry goes over OTLP/HTTP${consoleStore ? " and to the console" : ""}`
-      : "telemetry goes to the console (set OTEL_EXPORTER_OTLP_ENDPOINT to export over OTLP too)",
-    exported,
-  );
-
-  // Export outcomes arrive inside whatever span was active; the report belongs to no trace.
-  const exportStatus = new ExportStatus((level, message, fields) =>
-    context.with(ROOT_CONTEXT, () => log[level](message, fields))
-  );
+  const triggers: Triggers = { joining: [], subscriptions: [], crons: [], hosted: [] };
+  const consoleServer = consoleStore?.serve(hostActions(triggers.hosted), flags);
+  consoleStore?.store.setFunctionsSource(hostFunctions(triggers.hosted));
+  const telemetry = telemetryDestination(config, consoleServer, consoleStore !== undefined, log);
   // Every port is bound before the slow starts (embedded PostgreSQL), so a clash fails at once.
-  const running: RunningService[] = [];
-  // Process-wide metrics go on one port only, so a sum over scrape targets counts them once.
-  const processPort = PROCESS_METRICS_ORDER.find((name) => config.services.includes(name));
-  for (const definition of selected) {
-    const capture = consoleStore?.store && {
-      spanProcessor: consoleSpanProcessor(consoleStore.store),
-      logSink: consoleLogSink(consoleStore.store),
-    };
-    const telemetry = createServiceTelemetry(
-      definition.name,
-      { ...config, telemetry: telemetryConfig },
-      exportStatus,
-      options.write,
-      capture,
-    );
-    stack.push(Phase.Telemetry, `${definition.name} telemetry`, () => telemetry.shutdown());
-    const service = serve(definition, telemetry, config);
-    running.push(service);
-    stack.push(Phase.Servers, `${definition.name} HTTP server`, () => service.server.shutdown());
-  }
-
-  const databaseUrl = needs("postgres") ? await startDatabase(config, log, stack) : undefined;
-  const bus = needs("kafka") ? await startBus(config, log, stack) : undefined;
-  const cacheEndpoint = needs("redis") ? await startCacheEndpoint(config, stack) : undefined;
-
-  const urls = Object.fromEntries(running.map((service) => [service.name, service.url]));
-  const app1Url = config.urls.app1 ?? urls.app1 ?? `http://localhost:${config.ports.app1}`;
-  const functionConfig: FunctionConfig = {
-    app1Url,
-    app3Url: config.urls.app3 ?? urls.app3 ?? `http://localhost:${config.ports.app3}`,
-    executorTarget: config.executor.target ?? app1Url,
-    executorSchedule: config.executor.schedule,
-    cacheTtlSeconds: config.cacheTtlSeconds,
-  };
-
-  const subscriptions: Subscription[] = [];
-  const joining: Promise<void>[] = [];
-  const crons: CronJob[] = [];
-  for (const service of running) {
-    const { definition, telemetry } = service;
-    const { tracer, metrics } = telemetry;
-    const db = databaseUrl === undefined || !definition.uses.includes("postgres")
-      ? undefined
-      : connectPostgres(databaseUrl, {
-        tracer,
-        metrics,
-        max: config.database.kind === "embedded" ? 1 : 10,
-        prepare: definition.migrations
-          ? async (client) => {
-            const applied = await migrate(client.sql, definition.name, definition.migrations!);
-            if (applied.length > 0) telemetry.log.info("migrations applied", { versions: applied });
-          }
-          : undefined,
-      });
-    if (db) stack.push(Phase.Clients, `${definition.name} database pool`, () => db.close());
-    const cache = cacheEndpoint && definition.uses.includes("redis")
-      ? connectCache({ ...cacheEndpoint, tracer, metrics })
-      : undefined;
-    const producer = bus ? createProducer(bus, tracer, metrics) : undefined;
-    const ctx = createContext(definition, telemetry, functionConfig, {
-      db,
-      cache,
-      producer,
-      flags: flags.forService(definition.name, telemetry.log),
-    });
-
-    const checks: Record<string, Check> = {};
-    if (db) checks.postgres = () => db.ping();
-    if (cache) checks.redis = () => cache.ping();
-    const consumers: Subscription[] = [];
-    if (bus && (definition.uses.includes("kafka") || definition.consumers?.length)) {
-      const expected = definition.consumers?.length ?? 0;
-      checks.kafka = async () => {
-        await bus.ping();
-        if (consumers.length < expected || !consumers.every((consumer) => consumer.ready())) {
-          throw new Error("a consumer has not joined its group");
-        }
-      };
-    }
-    service.db = db;
-    const readiness = service.readiness = new Readiness(checks, metrics);
-    const functions = definition.http?.(ctx);
-    service.app = createServiceApp({
-      telemetry,
-      readiness,
-      functions,
-      maxBodyBytes: config.maxBodyBytes,
-      processMetrics: definition.name === processPort,
-    });
-    const serviceCrons: HostedService["crons"][number][] = [];
-    hosted.push({
-      service: definition.name,
-      url: service.url,
-      http: (functions?.routes ?? [])
-        .filter((route) => route.method !== "ALL")
-        .map(({ method, path }) => ({ method, path })),
-      consumers: (definition.consumers ?? []).map(({ name, topic, group }) => ({
-        name,
-        topic,
-        group,
-      })),
-      crons: serviceCrons,
-      readiness: () => readiness.check(),
-    });
-
-    if (db) {
-      await db.prepare().catch((error) =>
-        telemetry.log.warn("migrations not applied yet; retrying on first use", { error })
-      );
-    }
-    for (const fn of definition.consumers ?? []) {
-      joining.push(
-        runConsumer({
-          fn,
-          ctx,
-          bus: bus!,
-          telemetry,
-          producer: producer!,
-          maxAttempts: config.kafkaMaxAttempts,
-          backoffMs: config.kafkaRetryBackoffMs,
-          concurrency: config.kafkaConsumerConcurrency,
-        }).then((subscription) => {
-          consumers.push(subscription);
-          subscriptions.push(subscription);
-        }),
-      );
-    }
-    for (const fn of definition.crons ?? []) {
-      const schedule = fn.schedule(functionConfig);
-      const job = startCron({ fn, ctx, telemetry, schedule });
-      crons.push(job);
-      serviceCrons.push({ name: fn.name, schedule, nextRun: job.nextRun, runNow: job.runNow });
-    }
-  }
-  await Promise.all(joining);
-  stack.push(
-    Phase.Consumers,
-    "consumers",
-    () => Promise.all(subscriptions.map((s) => s.stop())).then(() => {}),
+  const running = listen(
+    selected,
+    { ...config, telemetry },
+    consoleStore?.store,
+    options,
+    log,
+    stack,
   );
-  stack.push(Phase.Cron, "cron", () => Promise.all(crons.map((job) => job.stop())).then(() => {}));
-  stack.push(Phase.Readiness, "readiness", () => {
-    for (const service of running) service.readiness?.stop();
-    return Promise.resolve();
-  });
-  if (consoleStore) {
-    const sampler = sampleRegistries(
-      consoleStore.store,
-      running.map((service) => ({
-        service: service.name,
-        registry: service.telemetry.metrics.registry,
-      })),
-    );
-    stack.push(Phase.Telemetry, "console metrics sampler", () => sampler.stop());
+  const backends = await startBackends(config, needs, log, stack);
+  const urls = Object.fromEntries(running.map((service) => [service.name, service.url]));
+  const locate = (service: string) =>
+    config.serviceUrls[service] ?? urls[service] ?? `http://localhost:${config.ports[service]}`;
+  const settings = Object.fromEntries(
+    running.map((service) => [service.name, config.settings[service.name](locate)]),
+  );
+  // Process-wide metrics go on one port only, so a sum over scrape targets counts them once:
+  // the service declaring the lowest port (app1's 8001 when the seed's services all run).
+  const processMetrics = [...selected].sort((a, b) => a.port - b.port)[0]?.name;
+  for (const service of running) {
+    const { name, telemetry } = service;
+    await wire(service, settings[name], backends, config, triggers, stack, {
+      processMetrics: name === processMetrics,
+      flags: flags.forService(name, telemetry.log),
+    });
   }
+  await Promise.all(triggers.joining);
+  stackTriggers(triggers, running, stack);
+  if (consoleStore) sampleForConsole(consoleStore.store, running, stack);
   log.info("host ready", { urls, ...(consoleServer ? { console: consoleServer.url } : {}) });
 
   let stopping: Promise<void> | undefined;
   return {
     urls,
-    functionConfig,
-    bus,
+    settings,
+    bus: backends.bus,
+    flags,
     ...(consoleServer && consoleStore
       ? {
         console: {
@@ -377,7 +196,6 @@ async function start(
         },
       }
       : {}),
-    flags,
     stop() {
       stopping ??= (async () => {
         log.info("stopping host");
@@ -394,6 +212,278 @@ async function start(
   };
 }
 
+/** The backing services the selected services use, started or connected. */
+interface Backends {
+  readonly databaseUrl?: string;
+  readonly bus?: Bus;
+  readonly cache?: Omit<CacheOptions, "tracer" | "metrics">;
+}
+
+/** What wiring the services' triggers collects, for readiness, shutdown and the console. */
+interface Triggers {
+  readonly joining: Promise<void>[];
+  readonly subscriptions: Subscription[];
+  readonly crons: CronJob[];
+  readonly hosted: HostedService[];
+}
+
+/** Says what starts and which embedded defaults it uses; takes the data folder if it needs it. */
+async function announce(
+  config: Config,
+  definitions: Services,
+  selected: readonly ServiceDefinition[],
+  needs: (dependency: Dependency) => boolean,
+  log: Log,
+  stack: ShutdownStack,
+): Promise<void> {
+  const embedded = embeddedDefaults(config).filter((line) =>
+    (line.startsWith("DATABASE_URL") && needs("postgres")) ||
+    (line.startsWith("KAFKA_BROKERS") && needs("kafka")) ||
+    (line.startsWith("REDIS_URL") && needs("redis"))
+  );
+  log.info("starting host", { services: config.services });
+  reportUnconsumedTopics(config, definitions, selected, log);
+  for (const line of embedded) log.info(line);
+  if (embedded.length > 0) {
+    stack.push(Phase.DataFolder, "data folder", await lockDataDir(config.dataDir));
+  }
+}
+
+/**
+ * Where spans and logs go, said once: over OTLP as configured, and to the console, but not to
+ * this host's own console over OTLP (every span and record would show twice).
+ */
+function telemetryDestination(
+  config: Config,
+  consoleServer: ConsoleServer | undefined,
+  console: boolean,
+  log: Log,
+): Config["telemetry"] {
+  const own = consoleServer ? new URL(consoleServer.endpoint).port : undefined;
+  const isOwn = (url: string) => {
+    const target = new URL(url);
+    return own !== undefined && target.port === own && isLoopback(target.hostname);
+  };
+  const telemetry = {
+    ...config.telemetry,
+    exportTraces: config.telemetry.exportTraces && !isOwn(config.telemetry.tracesEndpoint),
+    exportLogs: config.telemetry.exportLogs && !isOwn(config.telemetry.logsEndpoint),
+  };
+  if (
+    telemetry.exportTraces !== config.telemetry.exportTraces ||
+    telemetry.exportLogs !== config.telemetry.exportLogs
+  ) {
+    log.warn("OTEL_EXPORTER_OTLP_ENDPOINT is this host's own console; not exporting there too");
+  }
+  const exported = {
+    ...(telemetry.exportTraces ? { traces: redactUrls(telemetry.tracesEndpoint) } : {}),
+    ...(telemetry.exportLogs ? { logs: redactUrls(telemetry.logsEndpoint) } : {}),
+  };
+  log.info(
+    telemetry.disabled
+      ? "telemetry disabled (OTEL_SDK_DISABLED=true): no spans or OTLP logs are recorded"
+      : Object.keys(exported).length > 0
+      ? `telemetry goes over OTLP/HTTP${console ? " and to the console" : ""}`
+      : "telemetry goes to the console (set OTEL_EXPORTER_OTLP_ENDPOINT to export over OTLP too)",
+    exported,
+  );
+  return telemetry;
+}
+
+/** Gives each service its telemetry and binds its port; requests get a 503 until it is wired. */
+function listen(
+  selected: readonly ServiceDefinition[],
+  config: Config,
+  store: ConsoleStore | undefined,
+  options: HostOptions,
+  log: Log,
+  stack: ShutdownStack,
+): RunningService[] {
+  // Export outcomes arrive inside whatever span was active; the report belongs to no trace.
+  const exportStatus = new ExportStatus((level, message, fields) =>
+    context.with(ROOT_CONTEXT, () => log[level](message, fields))
+  );
+  return selected.map((definition) => {
+    const capture = store && {
+      spanProcessor: consoleSpanProcessor(store),
+      logSink: consoleLogSink(store),
+    };
+    const telemetry = createServiceTelemetry(
+      definition.name,
+      config,
+      exportStatus,
+      options.write,
+      capture,
+    );
+    stack.push(Phase.Telemetry, `${definition.name} telemetry`, () => telemetry.shutdown());
+    const service = serve(definition, telemetry, config);
+    stack.push(Phase.Servers, `${definition.name} HTTP server`, () => service.server.shutdown());
+    return service;
+  });
+}
+
+/** PostgreSQL, the message bus and the cache endpoint, each only when a service needs it. */
+async function startBackends(
+  config: Config,
+  needs: (dependency: Dependency) => boolean,
+  log: Log,
+  stack: ShutdownStack,
+): Promise<Backends> {
+  return {
+    databaseUrl: needs("postgres") ? await startDatabase(config, log, stack) : undefined,
+    bus: needs("kafka") ? await startBus(config, log, stack) : undefined,
+    cache: needs("redis") ? await startCacheEndpoint(config, stack) : undefined,
+  };
+}
+
+/**
+ * Connects one service's functions: its clients and context, its readiness checks and HTTP app,
+ * its consumers (joining in the background) and cron jobs.
+ */
+async function wire(
+  service: RunningService,
+  settings: FunctionConfig,
+  backends: Backends,
+  config: Config,
+  triggers: Triggers,
+  stack: ShutdownStack,
+  extra: { readonly processMetrics: boolean; readonly flags: Flags },
+): Promise<void> {
+  const { definition, telemetry } = service;
+  const { tracer, metrics } = telemetry;
+  const { bus } = backends;
+  const db = backends.databaseUrl === undefined || !definition.uses.includes("postgres")
+    ? undefined
+    : connectPostgres(backends.databaseUrl, {
+      tracer,
+      metrics,
+      max: config.database.kind === "embedded" ? 1 : 10,
+      prepare: definition.migrations
+        ? async (client) => {
+          const applied = await migrate(client.sql, definition.name, definition.migrations!);
+          if (applied.length > 0) telemetry.log.info("migrations applied", { versions: applied });
+        }
+        : undefined,
+    });
+  if (db) stack.push(Phase.Clients, `${definition.name} database pool`, () => db.close());
+  const cache = backends.cache && definition.uses.includes("redis")
+    ? connectCache({ ...backends.cache, tracer, metrics })
+    : undefined;
+  const producer = bus ? createProducer(bus, tracer, metrics) : undefined;
+  const ctx = createContext(definition, telemetry, settings, {
+    db,
+    cache,
+    producer,
+    flags: extra.flags,
+  });
+
+  const checks: Record<string, Check> = {};
+  if (db) checks.postgres = () => db.ping();
+  if (cache) checks.redis = () => cache.ping();
+  const consumers: Subscription[] = [];
+  if (bus && (definition.uses.includes("kafka") || definition.consumers?.length)) {
+    const expected = definition.consumers?.length ?? 0;
+    checks.kafka = async () => {
+      await bus.ping();
+      if (consumers.length < expected || !consumers.every((consumer) => consumer.ready())) {
+        throw new Error("a consumer has not joined its group");
+      }
+    };
+  }
+  service.db = db;
+  const readiness = service.readiness = new Readiness(checks, metrics);
+  const functions = definition.http?.(ctx);
+  service.app = createServiceApp({
+    telemetry,
+    readiness,
+    functions,
+    maxBodyBytes: config.maxBodyBytes,
+    processMetrics: extra.processMetrics,
+  });
+  const serviceCrons: HostedService["crons"][number][] = [];
+  triggers.hosted.push({
+    service: definition.name,
+    url: service.url,
+    http: (functions?.routes ?? [])
+      .filter((route) => route.method !== "ALL")
+      .map(({ method, path }) => ({ method, path })),
+    consumers: (definition.consumers ?? []).map(({ name, topic, group }) => ({
+      name,
+      topic,
+      group,
+    })),
+    crons: serviceCrons,
+    readiness: () => readiness.check(),
+  });
+
+  if (db) {
+    await db.prepare().catch((error) =>
+      telemetry.log.warn("migrations not applied yet; retrying on first use", { error })
+    );
+  }
+  for (const fn of definition.consumers ?? []) {
+    triggers.joining.push(
+      runConsumer({
+        fn,
+        ctx,
+        bus: bus!,
+        telemetry,
+        producer: producer!,
+        maxAttempts: config.kafkaMaxAttempts,
+        backoffMs: config.kafkaRetryBackoffMs,
+        concurrency: config.kafkaConsumerConcurrency,
+      }).then((subscription) => {
+        consumers.push(subscription);
+        triggers.subscriptions.push(subscription);
+      }),
+    );
+  }
+  for (const fn of definition.crons ?? []) {
+    const schedule = fn.schedule(settings);
+    const job = startCron({ fn, ctx, telemetry, schedule });
+    triggers.crons.push(job);
+    serviceCrons.push({ name: fn.name, schedule, nextRun: job.nextRun, runNow: job.runNow });
+  }
+}
+
+/** Stops, in their phases: readiness first, then cron, then consumers (after committing). */
+function stackTriggers(
+  triggers: Triggers,
+  running: readonly RunningService[],
+  stack: ShutdownStack,
+): void {
+  stack.push(
+    Phase.Consumers,
+    "consumers",
+    () => Promise.all(triggers.subscriptions.map((s) => s.stop())).then(() => {}),
+  );
+  stack.push(
+    Phase.Cron,
+    "cron",
+    () => Promise.all(triggers.crons.map((job) => job.stop())).then(() => {}),
+  );
+  stack.push(Phase.Readiness, "readiness", () => {
+    for (const service of running) service.readiness?.stop();
+    return Promise.resolve();
+  });
+}
+
+/** Samples each service's metrics into the console. */
+function sampleForConsole(
+  store: ConsoleStore,
+  running: readonly RunningService[],
+  stack: ShutdownStack,
+): void {
+  const sampler = sampleRegistries(
+    store,
+    running.map((service) => ({
+      service: service.name,
+      registry: service.telemetry.metrics.registry,
+    })),
+  );
+  stack.push(Phase.Telemetry, "console metrics sampler", () => sampler.stop());
+}
+
 /**
  * The console's store, and a way to serve it once the services run. A taken console port is a
  * warning, not a failed start: a second host on the same machine still runs its functions.
@@ -401,7 +491,7 @@ async function start(
 function startConsoleStore(
   config: Config,
   options: HostOptions,
-  log: ReturnType<typeof createLogger>,
+  log: Log,
   stack: ShutdownStack,
 ) {
   const store = new ConsoleStore({
@@ -492,9 +582,9 @@ function serve(
  */
 function reportUnconsumedTopics(
   config: Config,
-  definitions: Definitions,
+  definitions: Services,
   selected: readonly ServiceDefinition[],
-  log: ReturnType<typeof createLogger>,
+  log: Log,
 ): void {
   const consumed = new Set(selected.flatMap((d) => d.consumers?.map((fn) => fn.topic) ?? []));
   for (const definition of selected) {
@@ -524,8 +614,8 @@ function reportUnconsumedTopics(
 }
 
 /** Says which port of which service could not be bound, and what to change. */
-function listenError(error: unknown, service: ServiceName, hostname: string, port: number): Error {
-  const variable = `${service.toUpperCase()}_PORT`;
+function listenError(error: unknown, service: string, hostname: string, port: number): Error {
+  const variable = `${envPrefix(service)}_PORT`;
   if (error instanceof Deno.errors.AddrInUse) {
     return new Error(
       `${service} cannot listen on ${hostname}:${port}: the address is already in use (another ` +
@@ -573,7 +663,7 @@ function createContext(
 
 async function startDatabase(
   config: Config,
-  log: ReturnType<typeof createLogger>,
+  log: Log,
   stack: ShutdownStack,
 ): Promise<string> {
   if (config.database.kind === "postgres") return config.database.url;
@@ -589,7 +679,7 @@ async function startDatabase(
 
 async function startBus(
   config: Config,
-  log: ReturnType<typeof createLogger>,
+  log: Log,
   stack: ShutdownStack,
 ): Promise<Bus> {
   const bus = config.kafka.kind === "kafka"
@@ -655,7 +745,7 @@ class ShutdownStack {
     this.#steps.push({ phase, name, stop });
   }
 
-  async unwind(log: ReturnType<typeof createLogger>): Promise<void> {
+  async unwind(log: Log): Promise<void> {
     const steps = this.#steps.splice(0);
     const phases = [...new Set(steps.map((step) => step.phase))].sort((a, b) => b - a);
     for (const phase of phases) {

@@ -31,7 +31,7 @@ function fail(message: string, code: number): never {
 
 let config;
 try {
-  config = loadConfig(Deno.env.toObject(), Deno.args);
+  config = loadConfig(Deno.env.toObject(), Deno.args, services);
 } catch (error) {
   if (error instanceof ConfigError) fail(error.message, 2);
   throw error;

@@ -8,7 +8,8 @@
  * import { defineService, PermanentError } from "./mod.ts";
  *
  * export const echo = defineService({
- *   name: "app1",
+ *   name: "echo",
+ *   port: 8010,
  *   uses: [],
  *   http: () => new Hono().post("/echo", async (c) => c.json(await c.req.json())),
  * });
@@ -17,6 +18,7 @@
  * @module
  */
 export * from "./function.ts";
+export { cronSetting, integerSetting, serviceUrlSetting, type Setting } from "./settings.ts";
 export {
   DependencyMisconfiguredError,
   DependencyUnavailableError,

@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import { services } from "../functions/mod.ts";
-import { loadConfig, type ServiceName } from "../runtime/config.ts";
+import { type ServiceName, services } from "../functions/mod.ts";
+import { loadConfig } from "../runtime/config.ts";
 import { type Host, startHost } from "../runtime/host.ts";
 import { testWhen } from "../runtime/_test_needs.ts";
 import { OtlpReceiver } from "../testing/otlp_receiver.ts";
@@ -118,7 +118,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   };
   const args = options.services ? ["--service", options.services.join(",")] : [];
   const logs: string[] = [];
-  const host = await startHost(loadConfig(env, args), services, {
+  const host = await startHost(loadConfig(env, args, services), services, {
     write: (line) => logs.push(line),
   });
   return {

@@ -4,8 +4,8 @@
  * stack's files query (metrics the collector or Tempo generate from traces are listed apart,
  * each with its reason, in tests/_stack.ts).
  */
+import { services } from "../functions/mod.ts";
 import assert from "node:assert/strict";
-import { SERVICE_NAMES } from "../runtime/config.ts";
 import { startTestHost } from "./_harness.ts";
 import { waitFor } from "../testing/wait.ts";
 import { metricFamilies, metricNamesQueriedByStack, unproducedMetrics } from "./_stack.ts";
@@ -29,7 +29,7 @@ Deno.test({
         30_000,
       );
       const scrapes = await Promise.all(
-        SERVICE_NAMES.map(async (service) =>
+        (Object.keys(services) as (keyof typeof services)[]).map(async (service) =>
           await (await fetch(`${test.url(service)}/metrics`)).text()
         ),
       );

@@ -7,9 +7,10 @@ import type { Handler } from "hono";
 import type { FunctionContext } from "../../runtime/mod.ts";
 import { postJson, relay, succeeded } from "../_shared/call.ts";
 import { readMessage } from "../_shared/message.ts";
+import type { App1Config } from "./settings.ts";
 
 /** The handler of `POST /Message`. */
-export function message(ctx: FunctionContext<never>): Handler {
+export function message(ctx: FunctionContext<never, App1Config>): Handler {
   return async (c) => {
     const input = await readMessage(c, { idRequired: false });
     if (input instanceof Response) return input;

@@ -9,12 +9,15 @@ import { defineService } from "../../runtime/mod.ts";
 import { delayedBy } from "../_shared/faults.ts";
 import { publishTo } from "../_shared/publish.ts";
 import { message } from "./message.ts";
+import { settings } from "./settings.ts";
 
 /** The app1 service. */
 export const app1 = defineService({
   name: "app1",
+  port: 8001,
   uses: ["kafka"],
   publishes: ["Purchase"],
+  settings,
   http: (ctx) =>
     new Hono()
       .use(delayedBy(ctx, "app1SlowMs"))

@@ -14,12 +14,13 @@ import {
 import { postJson, succeeded } from "../_shared/call.ts";
 import { delayInLine } from "../_shared/faults.ts";
 import { messageFromRecord } from "../_shared/message.ts";
+import type { App2Config } from "./settings.ts";
 
 /** Statuses worth retrying although they are 4xx. */
 const TRANSIENT = new Set([408, 425, 429]);
 
 /** Forwards `Purchase` messages to app3. */
-export const forwardPurchase: KafkaFunction<never> = {
+export const forwardPurchase: KafkaFunction<never, App2Config> = {
   name: "forward-purchase",
   topic: "Purchase",
   group: "app2",

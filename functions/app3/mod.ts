@@ -14,6 +14,7 @@ import { storeMessage } from "./store_message.ts";
 /** The app3 service. */
 export const app3 = defineService({
   name: "app3",
+  port: 8003,
   uses: ["postgres", "kafka"],
   migrations,
   publishes: ["Purchase2"],

@@ -9,9 +9,10 @@ import type { KafkaFunction } from "../../runtime/mod.ts";
 import { failSomeCalls } from "../_shared/faults.ts";
 import { messageFromRecord } from "../_shared/message.ts";
 import { cacheKey } from "./key.ts";
+import type { App4Config } from "./settings.ts";
 
 /** Caches `Purchase2` messages. */
-export const cacheMessage: KafkaFunction<"redis"> = {
+export const cacheMessage: KafkaFunction<"redis", App4Config> = {
   name: "cache-message",
   topic: "Purchase2",
   group: "app4",

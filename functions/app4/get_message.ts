@@ -6,9 +6,10 @@ import type { Handler } from "hono";
 import type { FunctionContext } from "../../runtime/mod.ts";
 import { readId } from "../_shared/message.ts";
 import { cacheKey } from "./key.ts";
+import type { App4Config } from "./settings.ts";
 
 /** The handler of `GET /Message/:id`. */
-export function getMessage(ctx: FunctionContext<"redis">): Handler {
+export function getMessage(ctx: FunctionContext<"redis", App4Config>): Handler {
   return async (c) => {
     const id = readId(c);
     if (id instanceof Response) return id;

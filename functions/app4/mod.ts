@@ -7,11 +7,14 @@ import { Hono } from "hono";
 import { defineService } from "../../runtime/mod.ts";
 import { cacheMessage } from "./cache_message.ts";
 import { getMessage } from "./get_message.ts";
+import { settings } from "./settings.ts";
 
 /** The app4 service. */
 export const app4 = defineService({
   name: "app4",
+  port: 8004,
   uses: ["redis"],
+  settings,
   consumers: [cacheMessage],
   http: (ctx) => new Hono().get("/Message/:id", getMessage(ctx)),
 });

@@ -5,12 +5,13 @@
  */
 import type { BaseContext } from "../../runtime/mod.ts";
 import { postJson, succeeded } from "../_shared/call.ts";
+import type { ExecutorConfig } from "./settings.ts";
 
 /** Most calls one tick may send, whatever the flag says. */
 const MAX_BURST = 1000;
 
 /** POSTs fresh messages to `path` on the executor's target; throws unless app1 accepted all. */
-export async function callApp1(ctx: BaseContext, path: string): Promise<void> {
+export async function callApp1(ctx: BaseContext<ExecutorConfig>, path: string): Promise<void> {
   const burst = Math.min(
     MAX_BURST,
     Math.max(1, Math.floor(await ctx.flags.number("executorBurst", 1))),
@@ -30,8 +31,8 @@ export async function callApp1(ctx: BaseContext, path: string): Promise<void> {
   );
 }
 
-async function callOnce(ctx: BaseContext, path: string): Promise<void> {
-  const reply = await postJson(ctx, "app1", `${ctx.config.executorTarget}${path}`, {
+async function callOnce(ctx: BaseContext<ExecutorConfig>, path: string): Promise<void> {
+  const reply = await postJson(ctx, "app1", `${ctx.config.target}${path}`, {
     content: `Hello from the executor at ${new Date().toISOString()}`,
   });
   if (!succeeded(reply)) throw new Error(`app1 ${path} answered ${reply.status}`);

@@ -6,10 +6,13 @@
 import { defineService } from "../../runtime/mod.ts";
 import { callMessage } from "./call_message.ts";
 import { callPostMessage } from "./call_post_message.ts";
+import { settings } from "./settings.ts";
 
 /** The executor service. */
 export const executor = defineService({
   name: "executor",
+  port: 8005,
   uses: [],
+  settings,
   crons: [callMessage, callPostMessage],
 });
