@@ -13,12 +13,8 @@
  * import { startRestBridge } from "./bridge.ts";
  * const store = await openEmbeddedStore(await Deno.makeTempDir());
  * const bridge = await startRestBridge(store, { token: "secret" });
- * const response = await fetch(bridge.url, {
- *   method: "POST",
- *   headers: { authorization: "Bearer secret" },
- *   body: JSON.stringify(["PING"]),
- * });
- * console.log(await response.json()); // { result: "PONG" }
+ * const init = { method: "POST", headers: { authorization: "Bearer secret" }, body: '["PING"]' };
+ * console.log(await (await fetch(bridge.url, init)).json()); // { result: "PONG" }
  * await bridge.stop();
  * ```
  * @module
@@ -44,22 +40,16 @@ export class RedisUnavailableError extends Error {
 }
 
 /** A running bridge. */
-export interface RestBridge {
-  readonly url: string;
-  readonly token: string;
-  stop(): Promise<void>;
-}
+export type RestBridge = { readonly url: string; readonly token: string; stop(): Promise<void> };
 
+type Handler = (request: Request) => Promise<Response>;
 const json = (body: unknown, status = 200) => Response.json(body, { status });
 
 /** What the cache client (`connectCache`: get, set with EX, ping) sends; nothing else runs. */
 export const ALLOWED_COMMANDS: ReadonlySet<string> = new Set(["PING", "GET", "SET"]);
 
 /** The bridge's request handler, usable without a server in tests. */
-export function createBridgeHandler(
-  backend: Backend,
-  token: string,
-): (request: Request) => Promise<Response> {
+export function createBridgeHandler(backend: Backend, token: string): Handler {
   const expected = new TextEncoder().encode(`Bearer ${token}`);
   const authorized = (header: string | null) => {
     const given = new TextEncoder().encode(header ?? "");

@@ -13,7 +13,6 @@
  * const server = { address: "127.0.0.1", port: 6379 };
  * const cache = connectCache({ url: "http://127.0.0.1:8079", token: "secret", server,
  *   tracer: trace.getTracer("app4"), metrics: createMetrics() });
- * // await cache.set("message:1", { id: "1" }, { ttlSeconds: 60 });
  * ```
  * @module
  */
@@ -30,11 +29,7 @@ import { reportDependency } from "../health.ts";
 import { type Metrics, observe } from "../telemetry/metrics.ts";
 import { withSpan } from "../telemetry/span.ts";
 
-/**
- * A call that failed for another reason than an outage: a command Redis refused (wrong type,
- * syntax) or an unexpected client error; the message holds only a code (Redis's, or the error's
- * type), never values.
- */
+/** A failure other than an outage (a refused command, a client bug); its message is a code. */
 export class CacheError extends Error {
   constructor(readonly code: string) {
     super(`redis error ${code}`);
@@ -43,9 +38,7 @@ export class CacheError extends Error {
 }
 
 /** A cache the host can check. */
-export interface CacheClient extends Cache {
-  ping(): Promise<void>;
-}
+export type CacheClient = Cache & { ping(): Promise<void> };
 
 /** Options of {@linkcode connectCache}: the REST endpoint and its token, and more. */
 export interface CacheOptions {
@@ -63,27 +56,19 @@ export interface CacheOptions {
   readonly timeoutMs?: number;
 }
 
-/**
- * Redis error replies start with an upper-case code (`ERR`, `WRONGTYPE`, …); the client's
- * auto-pipelining puts "Command failed: " in front.
- */
+/** A Redis error reply's code (`ERR`, `WRONGTYPE`…), after auto-pipelining's prefix. */
 const REDIS_ERROR = /^(?:Command failed: )?([A-Z]{2,20})\b/;
-/**
- * Redis codes and REST answers that mean the credentials are wrong: a 401 says "Unauthorized",
- * the bridge names the code Redis refused its own connection with.
- */
+/** Wrong credentials: a 401 from the endpoint, or the code Redis refused the bridge with. */
 const REFUSED_CREDENTIALS =
   /^(?:Command failed: |redis unavailable: )?(Unauthorized|WRONGPASS|NOAUTH|NOPERM)\b/;
 /** The host's bridge answers 503 "redis unavailable: …" when it cannot reach Redis. */
 const BRIDGE_OUTAGE = /^redis unavailable\b/;
 
 /**
- * Maps an @upstash/redis failure to what the caller should do about it: an endpoint that cannot
- * be reached or does not answer in time, or a bridge whose Redis is down, is an outage
- * ({@linkcode DependencyUnavailableError}: wait, 503); a token or password Redis refuses is a
- * configuration error ({@linkcode DependencyMisconfiguredError}: readiness says so); anything
- * else is a {@linkcode CacheError} that is retried and then dead-lettered like any failure. The
- * client's messages quote the command and its values, so only codes are kept.
+ * Maps an @upstash/redis failure to what to do about it: unreachable, too slow or a bridge whose
+ * Redis is down is an outage ({@linkcode DependencyUnavailableError}: wait, 503); refused
+ * credentials a {@linkcode DependencyMisconfiguredError}; anything else a {@linkcode CacheError}.
+ * The client's messages quote the command and its values, so only codes are kept.
  */
 export function classifyCacheError(error: unknown): Error {
   if (error instanceof CacheError || error instanceof DependencyUnavailableError) return error;
@@ -173,11 +158,8 @@ export function connectCache(options: CacheOptions): CacheClient {
     get: <T>(key: string) => call("GET", "GET ?", () => redis.get<T>(key)),
     async set(key, value, setOptions) {
       const ttl = setOptions?.ttlSeconds;
-      await call(
-        "SET",
-        ttl ? "SET ? ? EX ?" : "SET ? ?",
-        () => ttl ? redis.set(key, value, { ex: ttl }) : redis.set(key, value),
-      );
+      const run = () => ttl ? redis.set(key, value, { ex: ttl }) : redis.set(key, value);
+      await call("SET", ttl ? "SET ? ? EX ?" : "SET ? ?", run);
     },
     ping: () => redis.ping().then(() => {}, (error) => Promise.reject(classifyCacheError(error))),
   };

@@ -15,7 +15,7 @@
  */
 import { createClient, ErrorReply } from "@redis/client";
 import { withDeadline } from "../deadline.ts";
-import { type Backend, RedisUnavailableError, type Reply } from "./bridge.ts";
+import { type Backend, type Command, RedisUnavailableError, type Reply } from "./bridge.ts";
 
 /**
  * Connects to the server a `redis://[user:password@]host:port[/db]` URL names;
@@ -37,20 +37,18 @@ export function redisBackend(url: string, timeoutMs = 5000): Backend {
     refused = /^(WRONGPASS|NOAUTH|NOPERM)\b/.exec(error?.message ?? "")?.[1] ?? refused;
   });
   client.on("ready", () => refused = undefined);
-  const firstAttempt = new Promise((settled) => {
-    client.once("ready", settled);
-    client.once("error", settled);
-  });
+  const firstAttempt = new Promise((settled) =>
+    client.once("ready", settled).once("error", settled)
+  );
   client.connect().catch(() => {});
+  const send = (command: Command) => client.sendCommand([...command]) as Promise<Reply>;
 
   return {
     async execute(commands) {
       if (!client.isReady) await withDeadline(firstAttempt, timeoutMs).catch(() => {});
       return await Promise.all(commands.map(async (command) => {
         try {
-          return {
-            result: await withDeadline(client.sendCommand([...command]), timeoutMs) as Reply,
-          };
+          return { result: await withDeadline(send(command), timeoutMs) };
         } catch (error) {
           if (error instanceof ErrorReply) return { error: error.message };
           const reason = refused === undefined
@@ -60,9 +58,6 @@ export function redisBackend(url: string, timeoutMs = 5000): Backend {
         }
       }));
     },
-    close() {
-      if (client.isOpen) client.destroy();
-      return Promise.resolve();
-    },
+    close: () => Promise.resolve(client.isOpen ? client.destroy() : undefined),
   };
 }

@@ -53,11 +53,11 @@ realTest("the database comes from the URL", async () => {
 });
 
 realTest("a slow command fails alone; the commands behind it get their answers", async () => {
-  const redis = redisBackend(redisUrl()!, 1000);
+  const redis = redisBackend(redisUrl()!, 2000);
   try {
-    // BLPOP holds the connection for 1.5 s: past its own deadline, within the GET's.
-    const slow = redis.execute([["BLPOP", `unit:${crypto.randomUUID()}`, "1.5"]]);
-    await delay(700);
+    // BLPOP holds the connection for 2.5 s: 0.5 s past its own deadline, 1 s within the PING's.
+    const slow = redis.execute([["BLPOP", `unit:${crypto.randomUUID()}`, "2.5"]]);
+    await delay(1500);
     const behind = redis.execute([["PING", "behind"]]);
     await assert.rejects(slow, RedisUnavailableError);
     assert.deepEqual(await behind, [{ result: "behind" }]);

@@ -2,9 +2,8 @@
  * The embedded store behind the REST bridge when no Redis is configured: string keys with TTLs,
  * in memory and journaled to a file so a restart (even after SIGKILL) finds what was written.
  * It answers what the cache client sends (`PING`, `GET`, `SET key value [EX seconds]`) with
- * Redis's replies and error texts. The journal is compacted on open and whenever it holds more
- * than twice as many lines as there are keys. A write is answered once it is in the journal file;
- * whether it is on the disk too (a crashed machine) is the `fsync` policy (`EMBEDDED_FSYNC`).
+ * Redis's replies and error texts. The journal is compacted on open and past twice as many lines
+ * as keys; a write is answered once journaled, on disk as `EMBEDDED_FSYNC` says.
  *
  * @example
  * ```ts
@@ -20,10 +19,7 @@ import { FileSync, type FsyncPolicy } from "../file_sync.ts";
 import type { Backend, Command, Outcome } from "./bridge.ts";
 
 /** A key's value and when it expires (Unix ms; null for never). */
-interface Entry {
-  readonly value: string;
-  readonly expiresAt: number | null;
-}
+type Entry = { readonly value: string; readonly expiresAt: number | null };
 
 /** A journal line: a key set to a value, expiring at (Unix ms, or null). */
 type JournalLine = ["s", string, string, number | null];
@@ -43,10 +39,9 @@ export async function openEmbeddedStore(
   await Deno.mkdir(dir, { recursive: true });
   const journalPath = `${dir}/journal.jsonl`;
   const entries = new Map<string, Entry>();
-  const text = await Deno.readTextFile(journalPath).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) return "";
-    throw error;
-  });
+  const missing = (error: unknown) =>
+    error instanceof Deno.errors.NotFound ? "" : Promise.reject(error);
+  const text = await Deno.readTextFile(journalPath).catch(missing);
   for (const line of text.split("\n")) {
     let record: JournalLine;
     try {
@@ -59,6 +54,9 @@ export async function openEmbeddedStore(
 
   let journal: Deno.FsFile;
   let lines = 0;
+  const sweep = (now = Date.now()) => {
+    for (const [key, entry] of entries) if (expired(entry, now)) entries.delete(key);
+  };
   const append = (records: JournalLine[]) => {
     let bytes = new TextEncoder().encode(records.map((r) => JSON.stringify(r) + "\n").join(""));
     while (bytes.length > 0) bytes = bytes.subarray(journal.writeSync(bytes));
@@ -66,8 +64,7 @@ export async function openEmbeddedStore(
   };
   /** Rewrites the journal as the live keys, atomically (write aside, then rename). */
   const compact = () => {
-    const now = Date.now();
-    for (const [key, entry] of entries) if (expired(entry, now)) entries.delete(key);
+    sweep();
     if (journal) sync.retire(journal);
     journal = Deno.openSync(`${journalPath}.tmp`, { write: true, create: true, truncate: true });
     lines = 0;
@@ -77,12 +74,8 @@ export async function openEmbeddedStore(
   };
   compact();
 
-  const get = (key: string, now: number) => {
-    const entry = entries.get(key);
-    if (!expired(entry, now)) return entry;
-    entries.delete(key);
-    return undefined;
-  };
+  const get = (key: string, now: number) =>
+    expired(entries.get(key), now) ? undefined : entries.get(key);
 
   const run = ([rawName = "", ...args]: Command, writes: JournalLine[]): Outcome => {
     const name = rawName.toLowerCase();
@@ -98,9 +91,8 @@ export async function openEmbeddedStore(
         let expiresAt: number | null = null;
         if (rest.length > 0) {
           if (rest.length !== 2 || rest[0].toUpperCase() !== "EX") return error("syntax error");
-          if (!/^-?\d{1,18}$/.test(rest[1])) {
-            return error("value is not an integer or out of range");
-          }
+          const integer = /^-?\d{1,18}$/.test(rest[1]);
+          if (!integer) return error("value is not an integer or out of range");
           if (Number(rest[1]) <= 0) return error("invalid expire time in 'set' command");
           expiresAt = now + Number(rest[1]) * 1000;
         }
@@ -108,20 +100,15 @@ export async function openEmbeddedStore(
         writes.push(["s", key, value, expiresAt]);
         return { result: "OK" };
       }
-      default:
-        return error(
-          `unknown command '${rawName}', with args beginning with: ${
-            args.slice(0, 3).map((arg) => `'${arg}' `).join("")
-          }`,
-        );
+      default: {
+        const first = args.slice(0, 3).map((arg) => `'${arg}' `).join("");
+        return error(`unknown command '${rawName}', with args beginning with: ${first}`);
+      }
     }
   };
 
   // Expired keys nobody reads again leave memory within a minute.
-  const sweeper = setInterval(() => {
-    const now = Date.now();
-    for (const [key, entry] of entries) if (expired(entry, now)) entries.delete(key);
-  }, 60_000);
+  const sweeper = setInterval(sweep, 60_000);
   Deno.unrefTimer(sweeper);
 
   return {
