@@ -5,7 +5,7 @@
  * event. Flags are switched through the API routes and by editing the file, as users do.
  */
 import assert from "node:assert/strict";
-import type { ServiceName } from "../runtime/config.ts";
+import type { ServiceName } from "../functions/mod.ts";
 import { withVariant } from "../runtime/flags/definitions.ts";
 import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
 import { waitFor } from "../testing/wait.ts";

@@ -4,7 +4,9 @@
  * stack's files query (metrics the collector or Tempo generate from traces are listed apart,
  * each with its reason, in tests/_stack.ts).
  */
-import { services } from "../functions/mod.ts";
+import { type ServiceName, services } from "../functions/mod.ts";
+
+const SERVICE_NAMES = Object.keys(services) as ServiceName[];
 import assert from "node:assert/strict";
 import { startTestHost } from "./_harness.ts";
 import { waitFor } from "../testing/wait.ts";
@@ -29,7 +31,7 @@ Deno.test({
         30_000,
       );
       const scrapes = await Promise.all(
-        (Object.keys(services) as (keyof typeof services)[]).map(async (service) =>
+        SERVICE_NAMES.map(async (service) =>
           await (await fetch(`${test.url(service)}/metrics`)).text()
         ),
       );

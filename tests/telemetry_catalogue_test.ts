@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import project from "../deno.json" with { type: "json" };
-import { SERVICE_NAMES } from "../runtime/config.ts";
+import { services } from "../functions/mod.ts";
 import { withVariant } from "../runtime/flags/definitions.ts";
 import { SCOPE } from "../runtime/telemetry/resource.ts";
 import type { ReceivedSpan } from "../testing/otlp_receiver.ts";
@@ -441,7 +441,7 @@ Deno.test({
       );
 
       const scrapes: Record<string, string> = {};
-      for (const service of SERVICE_NAMES) {
+      for (const service of Object.keys(services) as (keyof typeof services)[]) {
         scrapes[service] = await (await fetch(`${test.url(service)}/metrics`)).text();
       }
       await test.stop();
