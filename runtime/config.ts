@@ -249,7 +249,9 @@ function parseServices(
     const arg = args[i];
     if (arg === "--service" || arg === "--services") {
       list = args[++i];
-      if (list === undefined) problems.push(`${arg} needs a value, e.g. ${arg} app1,app3`);
+      if (list === undefined) {
+        problems.push(`${arg} needs a comma list of services from ${known.join(",")}`);
+      }
     } else if (arg.startsWith("--service=") || arg.startsWith("--services=")) {
       list = arg.slice(arg.indexOf("=") + 1);
     } else {

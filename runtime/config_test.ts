@@ -151,7 +151,7 @@ Deno.test("loadConfig: service selection problems", () => {
 
   assert.match(problemsOf({ SERVICES: "nope" })[0], /unknown service "nope"/);
   assert.deepEqual(problemsOf({}, ["--service"]), [
-    "--service needs a value, e.g. --service app1,app3",
+    "--service needs a comma list of services from app4,app3,app2,app1,executor",
   ]);
   assert.deepEqual(problemsOf({}, ["--service="]), ["the service list is empty"]);
   assert.deepEqual(problemsOf({}, ["--service", " , "]), ["the service list is empty"]);

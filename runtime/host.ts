@@ -19,6 +19,7 @@
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hono } from "hono";
 import { type CacheClient, type CacheOptions, connectCache } from "./cache/client.ts";
+import { declareServices } from "./service_colors.ts";
 import { type RestBridge, startRestBridge } from "./cache/bridge.ts";
 import { redisBackend } from "./cache/redis.ts";
 import { openEmbeddedStore } from "./cache/store.ts";
@@ -138,6 +139,8 @@ async function start(
       definition.uses.includes(dependency) ||
       (dependency === "kafka" && (definition.consumers?.length ?? 0) > 0)
     );
+  // Definitions come in start order (what others call first); people read callers first.
+  declareServices(Object.keys(definitions).reverse());
   await announce(config, definitions, selected, needs, log, stack);
   const flags = await startFlags(config.flagsFile, log);
   stack.push(Phase.Infrastructure, "fault flags", () => flags.close());

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { createLogger } from "./log.ts";
+import { createLogger } from "./log.ts";
  * const lines: string[] = [];
  * const log = createLogger({ service: "app1", level: "info", write: (line) => lines.push(line) });
  * log.info("message stored", { message_id: "0b6f…" });
@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { serviceColor as colorOf } from "./service_colors.ts";
 import { trace } from "@opentelemetry/api";
 import type { LogFormat, LogLevel } from "./config.ts";
 import type { LogFields, Logger } from "./function.ts";
@@ -183,15 +184,6 @@ const ANSI = {
     error: "\x1b[1;31m",
   } as Record<LogLevel, string>,
 };
-/** The console's service colours, as 256-colour terminal codes. */
-const SERVICE_COLORS: Record<string, number> = {
-  executor: 141,
-  app1: 39,
-  app2: 37,
-  app3: 173,
-  app4: 168,
-  host: 250,
-};
 const OWN_KEYS = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
 
 /** Options of {@linkcode formatPretty}. */
@@ -231,7 +223,7 @@ export function formatPretty(record: LogRecord, options: PrettyOptions): string 
     }`;
   const level = record.level.toUpperCase().padEnd(5);
   const service = record.service.padEnd(8);
-  const serviceColor = SERVICE_COLORS[record.service] ?? 252;
+  const serviceColor = record.service === "host" ? 250 : colorOf(record.service).ansi;
   const traceId = typeof record.trace_id === "string" ? record.trace_id.slice(0, 8) : "";
   const fields: string[] = [];
   for (const [key, value] of Object.entries(record)) {

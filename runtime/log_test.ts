@@ -1,3 +1,4 @@
+import { serviceColor } from "./service_colors.ts";
 import assert from "node:assert/strict";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { memoryTracer } from "./_test_util.ts";
@@ -337,7 +338,10 @@ Deno.test("formatPretty: colours only when asked (NO_COLOR and pipes get none)",
   const coloured = formatPretty(RECORD, { color: true });
   assert.ok(!plain.includes("\x1b"));
   assert.ok(coloured.includes("\x1b[32mINFO "), "the level in its colour");
-  assert.ok(coloured.includes("\x1b[38;5;173mapp3"), "the service in its console colour");
+  assert.ok(
+    coloured.includes(`\x1b[38;5;${serviceColor("app3").ansi}mapp3`),
+    "the service in its console colour",
+  );
   // deno-lint-ignore no-control-regex
   assert.equal(coloured.replace(/\x1b\[[\d;]*m/g, ""), plain);
 });

@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
- * import { hostActions } from "./host_bridge.ts";
+import { hostActions } from "./host_bridge.ts";
  * const actions = hostActions([]);
  * await actions.invoke("app1", { method: "POST", path: "/Message" }).catch((e) => console.log(e.status)); // 404
  * ```
  * @module
  */
+import { serviceRank } from "../service_colors.ts";
 import { encodeHex } from "./_codec.ts";
 import { ActionError, type ConsoleActions } from "./app.ts";
 import type { FunctionInfo } from "./model.ts";
@@ -66,9 +67,11 @@ export function hostFunctions(
       checkedAt = Date.now();
     });
   };
+  const ranked = (a: HostedService, b: HostedService) =>
+    serviceRank(a.service) - serviceRank(b.service);
   return () => {
     refresh();
-    return services.map((service) => {
+    return services.toSorted(ranked).map((service) => {
       const state = readiness.get(service.service);
       const port = Number(new URL(service.url).port);
       return {

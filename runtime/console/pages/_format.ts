@@ -3,6 +3,7 @@
  * time with milliseconds, short ids, a stable colour per service, and nice axis ticks.
  * @module
  */
+import { serviceColor as colorOf } from "../../service_colors.ts";
 
 /** `0.42 ms` → `420 µs`, `12.3456` → `12.3 ms`, `1530` → `1.53 s`, `95000` → `1 m 35 s`. */
 export function formatDuration(ms: number): string {
@@ -72,28 +73,9 @@ export function formatCount(value: number): string {
   return String(Math.round(value)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u2009");
 }
 
-/** Colours the seed's services keep everywhere (graph, waterfall, chips); others hash into it. */
-const PALETTE = [
-  "#7c6cd8", // violet
-  "#2f8fdc", // blue
-  "#1aa39a", // teal
-  "#d9822b", // orange
-  "#c2528b", // magenta
-  "#5f9e3a", // green
-  "#b8a02a", // ochre
-  "#5b6ee1", // indigo
-  "#c0563a", // brick
-  "#3d9fc0", // cyan
-];
-const KNOWN: Record<string, number> = { executor: 0, app1: 1, app2: 2, app3: 3, app4: 4 };
-
-/** A stable colour for a service name. */
+/** A stable colour for a service name (the host's services in their declared order). */
 export function serviceColor(service: string): string {
-  const known = KNOWN[service];
-  if (known !== undefined) return PALETTE[known];
-  let hash = 0;
-  for (const char of service) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return PALETTE[5 + (hash % (PALETTE.length - 5))];
+  return colorOf(service).hex;
 }
 
 /**

@@ -4,6 +4,7 @@
  * cron function run now, each answer linking to the trace it started.
  * @module
  */
+import { serviceRank } from "../../service_colors.ts";
 import type { Child } from "hono/jsx";
 import type { FunctionInfo, FunctionsOverview } from "../model.ts";
 import { Empty } from "./_layout.tsx";
@@ -34,8 +35,8 @@ export function FunctionsView(props: { overview: FunctionsOverview; now: number;
           <div class="card muted small">
             <h2>Fault flags</h2>
             <p>
-              No flag provider is mounted in this console. When one is, its flags (
-              <code>app3StoreFailure</code>, <code>app1SlowMs</code>, …) can be switched here.
+              No flag provider is mounted in this console. When one is (a host mounts the flags of
+              its <code>FLAGS_FILE</code>), its flags can be switched here.
             </p>
           </div>
         )}
@@ -44,12 +45,11 @@ export function FunctionsView(props: { overview: FunctionsOverview; now: number;
   );
 }
 
-/** The seed's services in the order a message meets them; others after them, by name. */
-const FLOW = ["executor", "app1", "app2", "app3", "app4"];
+/** The host's services in their declared order (callers first); others after them, by name. */
 function byFlow(a: FunctionInfo, b: FunctionInfo): number {
   const rank = (fn: FunctionInfo) => {
-    const index = FLOW.indexOf(fn.service);
-    return index === -1 ? FLOW.length : index;
+    const index = serviceRank(fn.service);
+    return index === -1 ? Number.MAX_SAFE_INTEGER : index;
   };
   return Number(a.source !== "host") - Number(b.source !== "host") || rank(a) - rank(b) ||
     a.service.localeCompare(b.service);

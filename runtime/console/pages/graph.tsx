@@ -23,7 +23,7 @@ export function GraphView(props: { graph: ServiceGraph }) {
     return (
       <Empty title="No calls seen yet.">
         The graph is drawn from the spans in the console: who calls whom, what each service sends to
-        Kafka and what it stores. The executor's first tick draws the whole flow.
+        Kafka and what it stores. The first traces draw it.
       </Empty>
     );
   }

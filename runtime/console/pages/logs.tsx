@@ -101,8 +101,7 @@ export function LogList(props: { logs: readonly LogRecordEntry[]; filtered: bool
       )
       : (
         <Empty title="No log records yet.">
-          Every function's log records land here with their trace and span ids; the executor's first
-          tick writes some within 5 s.
+          Every function's log records land here with their trace and span ids as they are written.
         </Empty>
       );
   }

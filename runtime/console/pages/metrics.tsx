@@ -117,8 +117,8 @@ export function MetricsView(props: { metrics: MetricsOverview; now: number }) {
   if (metrics.functions.length === 0 && metrics.consumers.length === 0) {
     return (
       <Empty title="No invocations in the last minutes.">
-        Rates and latencies come from the functions' invocation spans; the executor's first tick
-        brings the first figures within 5 s.
+        Rates and latencies come from the functions' invocation spans: the first request, message or
+        cron run brings the first figures.
       </Empty>
     );
   }

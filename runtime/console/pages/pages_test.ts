@@ -90,7 +90,7 @@ Deno.test("Traces: an empty console says when traces will come", async () => {
   const empty = createConsolePages(new FixtureReader({ ticks: 0 }));
   const html = await (await empty.request("/")).text();
   assert.match(html, /No traces yet/);
-  assert.match(html, /executor starts the flow every 5 s/);
+  assert.match(html, /Traces appear as the functions run/);
 });
 
 Deno.test("Trace: the seed's answers, then a waterfall with one row per span, then the logs", async () => {

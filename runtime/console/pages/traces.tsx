@@ -118,9 +118,8 @@ export function TraceList(
       )
       : (
         <Empty title="No traces yet.">
-          The executor starts the flow every 5 s, so the first two traces arrive within seconds of
-          the host's start. Another application can send OTLP/HTTP to this console's{" "}
-          <code>/v1/traces</code>.
+          Traces appear as the functions run: each request, message or cron run starts or joins one.
+          Another application can send OTLP/HTTP to this console's <code>/v1/traces</code>.
         </Empty>
       );
   }

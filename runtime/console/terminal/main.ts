@@ -9,9 +9,10 @@
  *
  * @module
  */
+import { declareServices } from "../../service_colors.ts";
 import { parseArgs } from "node:util";
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import type { TraceDetail, TraceListItem } from "../model.ts";
+import type { FunctionsOverview, TraceDetail, TraceListItem } from "../model.ts";
 import { renderTrace } from "./tree.ts";
 
 const USAGE = `usage: deno task traces [options]
@@ -154,6 +155,12 @@ export class ConsoleClient {
     return (await this.#get<{ traces: TraceListItem[] }>(`/api/traces?${query}`)).traces;
   }
 
+  /** The services the console's host runs, in their declared order (callers first). */
+  async hostServices(): Promise<string[]> {
+    const { functions } = await this.#get<FunctionsOverview>("/api/functions");
+    return functions.filter((fn) => fn.source === "host").map((fn) => fn.service);
+  }
+
   /** One trace in full, or undefined when the console no longer holds it. */
   async trace(traceId: string): Promise<TraceDetail | undefined> {
     try {
@@ -241,12 +248,11 @@ export async function run(
     );
   try {
     const printed = new Set<string>();
+    if (io.color) declareServices(await client.hostServices()); // the console's colours
     const latest = await client.latest(options.limit);
     if (latest.length === 0 && !options.follow && !options.json) {
       io.write(
-        options.query.size > 0
-          ? "no trace matches these filters\n"
-          : "no traces yet — the executor starts the flow every 5 s\n",
+        options.query.size > 0 ? "no trace matches these filters\n" : "no traces yet\n",
       );
     }
     // Oldest first, so the newest ends up next to the prompt.

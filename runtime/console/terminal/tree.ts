@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { renderTrace } from "./tree.ts";
+import { renderTrace } from "./tree.ts";
  * const text = renderTrace({
  *   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
  *   spans: [{
@@ -23,6 +23,7 @@
  * ```
  * @module
  */
+import { serviceColor } from "../../service_colors.ts";
 import type { SpanRecord, TraceDetail } from "../model.ts";
 import { formatClock, formatDuration } from "../pages/_format.ts";
 import { buildWaterfall } from "../pages/_waterfall.ts";
@@ -40,19 +41,11 @@ const DIM = "\x1b[2m";
 const BOLD = "\x1b[1m";
 const RED = "\x1b[31m";
 const YELLOW = "\x1b[33m";
-/** The console's service colours as 256-colour codes (as the pretty log lines use them). */
-const SERVICE_COLORS: Record<string, number> = {
-  executor: 141,
-  app1: 39,
-  app2: 37,
-  app3: 173,
-  app4: 168,
-};
 
 /** Renders one trace as lines of text (no trailing newline). */
 export function renderTrace(trace: TraceDetail, options: RenderOptions): string {
   const paint = (code: string, text: string) => options.color ? `${code}${text}${RESET}` : text;
-  const service = (name: string) => paint(`\x1b[38;5;${SERVICE_COLORS[name] ?? 252}m`, name);
+  const service = (name: string) => paint(`\x1b[38;5;${serviceColor(name).ansi}m`, name);
   const waterfall = buildWaterfall(trace.spans);
   const { summary } = trace;
   const root = waterfall.rows[0]?.span;
@@ -106,7 +99,7 @@ export function renderTrace(trace: TraceDetail, options: RenderOptions): string 
     const bar = timeBar(span, row.wait, waterfall.start, total, barWidth);
     lines.push(
       `  ${shown}${pad} ${error ? paint(RED, duration) : duration} ${
-        paint(error ? RED : `\x1b[38;5;${SERVICE_COLORS[span.service] ?? 252}m`, bar.text)
+        paint(error ? RED : `\x1b[38;5;${serviceColor(span.service).ansi}m`, bar.text)
       }`,
     );
   });
