@@ -58,6 +58,24 @@ export interface LoadOptions {
   readonly runId?: string;
   /** Called with each message as it is sent (to clean up after a run, say). */
   readonly onSend?: (id: string, route: Route) => void;
+  /** Keep every message's record in the report (`messages`), e.g. for fault analysis. */
+  readonly keepMessages?: boolean;
+}
+
+/** One message as the run saw it (with `keepMessages`). */
+export interface MessageRecord {
+  readonly id: string;
+  readonly route: Route;
+  /** Unix milliseconds when the request went out. */
+  readonly sentAt: number;
+  /** The answer's status, or "error" when there was none (refused, reset, timed out). */
+  readonly status: number | "error";
+  /** From sending to the answer, or to the failure. */
+  readonly settledMs: number;
+  /** The Purchase partition app1 published a `post-message` to (from its 202). */
+  readonly partition?: number;
+  /** Unix milliseconds of the stored timestamp, when it landed. */
+  readonly landedAt?: number;
 }
 
 /** Where a run is. */
@@ -131,6 +149,8 @@ export interface LoadReport extends RouteReport {
   readonly routes: Readonly<Partial<Record<Route, RouteReport>>>;
   /** The first lost messages (at most 20), with the trace to look them up by. */
   readonly lostMessages: readonly LostMessage[];
+  /** Every message, with `keepMessages`. */
+  readonly messages?: readonly MessageRecord[];
 }
 
 interface Sent {
@@ -140,7 +160,10 @@ interface Sent {
   /** Unix milliseconds (fractional) when the request went out. */
   readonly sentAt: number;
   acceptMs?: number;
+  /** From sending to the answer or the failure. */
+  settledMs?: number;
   status?: number | "error";
+  partition?: number;
   /** Unix milliseconds of the stored timestamp. */
   landedAt?: number;
 }
@@ -213,7 +236,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           signal: AbortSignal.timeout(30_000),
         },
       );
-      await response.body?.cancel();
+      if (options.keepMessages && route === "post-message" && response.ok) {
+        const body = await response.json().catch(() => ({}));
+        if (typeof body.partition === "number") message.partition = body.partition;
+      } else await response.body?.cancel();
       message.status = response.status;
       message.acceptMs = now() - message.sentAt;
       if (response.ok) counts.accepted++;
@@ -222,6 +248,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       message.status = "error";
       counts.failed++;
     } finally {
+      message.settledMs = now() - message.sentAt;
       counts.inFlight--;
     }
   };
@@ -386,6 +413,19 @@ function report(
       )
       .slice(0, 20)
       .map(({ id, route, traceId }) => ({ id, route, traceId })),
+    ...(options.keepMessages
+      ? {
+        messages: messages.map((message): MessageRecord => ({
+          id: message.id,
+          route: message.route,
+          sentAt: message.sentAt,
+          status: message.status ?? "error",
+          settledMs: message.settledMs ?? NaN,
+          partition: message.partition,
+          landedAt: message.landedAt,
+        })),
+      }
+      : {}),
   };
 }
 

@@ -155,3 +155,33 @@ testWhen([missingPostgres(), missingRedis()], {
     }
   },
 });
+
+hostTest(
+  "runLoad: keepMessages reports each message: answer, Purchase partition, landing",
+  async () => {
+    const test = await startTestHost({ services: ["app1", "app2", "app3", "app4"] });
+    try {
+      const report = await runLoad({
+        target: test.url("app1"),
+        rate: 20,
+        durationMs: 1000,
+        path: "both",
+        landing: { kind: "http", app3: test.url("app3"), app4: test.url("app4") },
+        landingTimeoutMs: 20_000,
+        keepMessages: true,
+      });
+      const messages = report.messages ?? [];
+      assert.equal(messages.length, report.sent);
+      for (const message of messages) {
+        assert.equal(message.status, message.route === "message" ? 201 : 202);
+        assert.ok(message.settledMs > 0 && message.settledMs < 20_000);
+        assert.ok(message.landedAt! >= message.sentAt - 5, "landed after it was sent");
+        if (message.route === "post-message") {
+          assert.ok([0, 1, 2, 3].includes(message.partition!), String(message.partition));
+        } else assert.equal(message.partition, undefined);
+      }
+    } finally {
+      await test.stop();
+    }
+  },
+);

@@ -1,8 +1,9 @@
 /**
- * `deno task reliability`: runs the fault scenarios longer than the tests do (the OTLP endpoint
- * down for minutes) against the embedded defaults and, when `DATABASE_URL`, `REDIS_URL` and
- * kcat are available, against real servers, and writes the figures to docs/RELIABILITY.md.
- * `--quick` runs the short durations of the test suite and prints without writing.
+ * `deno task reliability`: runs a seeded chaos run (`--seed`, `--chaos 10m`) and the fault
+ * scenarios, longer than the tests do, against the embedded defaults and, when `DATABASE_URL`,
+ * `REDIS_URL` and kcat are available, against real servers, and writes docs/RELIABILITY.md from
+ * what ran, and nothing else. `--quick` runs short versions and prints without writing (add
+ * `--write` to write anyway).
  *
  * @module
  */
@@ -18,13 +19,35 @@ import {
   type RestartFigures,
   restartScenario,
 } from "./_scenarios.ts";
+import { parseArgs } from "node:util";
+import { MAX_CONTENT_CHARS } from "../functions/_shared/message.ts";
+import { loadConfig } from "../runtime/config.ts";
+import { MAX_HEADER_BYTES } from "../runtime/http/server.ts";
 import { badRequests } from "./_bad_inputs.ts";
+import { type ChaosReport, formatChaos, RECOVERY_MS, runChaos } from "./_chaos.ts";
 
-const quick = Deno.args.includes("--quick");
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    write: { type: "boolean", default: false },
+    seed: { type: "string" },
+    chaos: { type: "string" },
+  },
+});
+const quick = args.quick;
 const scale = quick ? 0.25 : 1;
+const chaosSeed = args.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(args.seed);
+const chaosMs = (() => {
+  const text = args.chaos ?? (quick ? "30s" : "10m");
+  const match = /^(\d+)(s|m)$/.exec(text);
+  if (!match) throw new Error(`--chaos ${text}: expected e.g. 90s or 10m`);
+  return Number(match[1]) * (match[2] === "m" ? 60_000 : 1000);
+})();
 const seconds = (s: number) => Math.max(3, Math.round(s * scale));
 const say = (line: string) => console.error(`[reliability] ${line}`);
 
+const chaos: ChaosReport[] = [];
 const restarts: RestartFigures[] = [];
 const outages: OutageFigures[] = [];
 const poisons: PoisonFigures[] = [];
@@ -42,6 +65,18 @@ const realReason = realBackendsUnavailable();
 const suites: Array<[string, () => Promise<Backends>]> = [["embedded", embeddedBackends]];
 if (realReason === undefined) suites.push(["real", realBackends]);
 else say(`real servers skipped: ${realReason}`);
+
+for (const [name] of suites) {
+  say(`${name}: chaos, seed ${chaosSeed}, ${chaosMs / 1000} s`);
+  const report = await runChaos({
+    seed: chaosSeed,
+    durationMs: chaosMs,
+    backends: name as "embedded" | "real",
+    say: (line) => say(`${name} chaos: ${line}`),
+  });
+  say(formatChaos(report));
+  chaos.push(report);
+}
 
 for (const [name, open] of suites) {
   for (const signal of ["SIGKILL", "SIGTERM"] as const) {
@@ -101,39 +136,113 @@ const readyz = (f: OutageFigures) => {
 const lines: string[] = [];
 const row = (...cells: unknown[]) => lines.push(`| ${cells.join(" | ")} |`);
 
+const defaults = loadConfig({});
 lines.push(
   "# Reliability",
   "",
-  "Figures from the fault-injection scenarios in `tests/_scenarios.ts`, produced by one command:",
+  "Every figure below comes from one run of one command, which wrote this file:",
   "",
   "```sh",
-  "deno task reliability      # writes this file; with DATABASE_URL, REDIS_URL and kcat also real servers",
+  "deno task reliability --seed " + chaosSeed + " --chaos " +
+    (args.chaos ?? (quick ? "30s" : "10m")),
   "```",
   "",
-  "The same scenarios run briefly, with assertions, in `deno task test` (`tests/reliability_test.ts`).",
   `Run on ${new Date().toISOString().slice(0, 10)}, ${Deno.build.os}/${Deno.build.arch}, ` +
     `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores` +
     (realReason ? `; real servers skipped (${realReason})` : "") + ".",
+  "Short versions of the same runs, with assertions, are part of `deno task test`",
+  "(`tests/chaos_test.ts`, `tests/reliability_test.ts`).",
   "",
-  "Load: clients post new messages (each with its own id) to app1 as fast as it answers, half on",
-  "`POST /Message` (→ app3 → PostgreSQL), half on `POST /Message/Post-Message` (→ Kafka → app2 →",
-  "app3 → Kafka → app4 → Redis). A message is *accepted* when app1 answered 2xx; it is *lost* if it",
-  "never became readable at `GET app3 /Message/:id` or `GET app4 /Message/:id`. Real servers mean",
-  "PostgreSQL and Redis on this machine, each behind a TCP proxy the scenario cuts (connections",
-  "refused), and a librdkafka mock cluster of the scenario's own, frozen with SIGSTOP.",
+  "A message is *accepted* when app1 answered 2xx; it is *lost* if it never became readable at",
+  "`GET app3 /Message/:id` (`POST /Message` → app3 → PostgreSQL) or `GET app4 /Message/:id`",
+  "(`POST /Message/Post-Message` → Kafka → app2 → app3 → Kafka → app4 → Redis). *Real servers*",
+  "are PostgreSQL and Redis on this machine, each behind a TCP proxy the run cuts, and a",
+  "librdkafka mock cluster of the run's own, frozen with SIGSTOP.",
+  "",
+  "## Seeded chaos",
+  "",
+  "`deno task chaos` (`tests/_chaos.ts`) sends messages at a steady rate, half on each path,",
+  "while faults drawn from the seed hit the running flow: the host process killed (SIGKILL) or",
+  "stopped (SIGTERM) and started again, PostgreSQL and Redis refusing connections or accepting",
+  "them and never answering, the broker frozen, the OTLP endpoint refusing or swallowing exports.",
+  "*Redelivered* counts handler runs for a message its function had already handled (the sinks",
+  "are idempotent on the message id, so they absorb them). A *stall* is a time in which a",
+  "Purchase partition had accepted messages waiting and none of them landed in Redis; the part",
+  `of the longest one that no fault (or the ${
+    RECOVERY_MS / 1000
+  } s after it) explains is held to the`,
+  "retry budget. A request's *wait* is the time to its answer or its failure.",
+  "",
+);
+row(
+  "backends",
+  "seed",
+  "length (s)",
+  "rate (msg/s)",
+  "faults",
+  "host starts",
+  "sent",
+  "answers",
+  "accepted",
+  "landed",
+  "lost",
+  "redelivered (app2, app4)",
+  "dead-lettered",
+  "longest stall (ms)",
+  "unexplained (ms), budget",
+  "longest wait (ms)",
+  "over deadline",
+  "targets",
+);
+row(...Array(18).fill("---"));
+const counted = (record: Readonly<Record<string, number>>) =>
+  Object.entries(record).map(([key, count]) => `${count}×${key}`).join(", ") || "none";
+for (const c of chaos) {
+  const kinds: Record<string, number> = {};
+  for (const fault of c.faults) kinds[fault.kind] = (kinds[fault.kind] ?? 0) + 1;
+  row(
+    c.backends,
+    c.seed,
+    c.durationMs / 1000,
+    c.rate,
+    counted(kinds),
+    c.hostStarts,
+    c.sent,
+    counted(c.statuses),
+    c.accepted,
+    c.landed,
+    c.lost,
+    `${c.redelivered.app2}, ${c.redelivered.app4}`,
+    counted(c.deadLettered),
+    `${c.longestStall.ms} (partition ${c.longestStall.partition})`,
+    `${c.longestStall.unexplainedMs}, ${c.stallBudgetMs}`,
+    c.longestWaitMs,
+    `${c.overDeadline} (deadline ${c.deadlineMs / 1000} s)`,
+    c.passed ? "met" : "MISSED",
+  );
+}
+for (const c of chaos) {
+  lines.push(
+    "",
+    `Faults of the ${c.backends} run (seconds from its start, and how long each lasted; a host`,
+    "fault lasts until the host answered ready again):",
+    "",
+    c.faults.map((f) =>
+      `${(f.atMs / 1000).toFixed(1)} s ${f.kind} (${(f.tookMs / 1000).toFixed(1)} s)`
+    )
+      .join("; ") + ".",
+  );
+}
+lines.push(
   "",
   "## Crash and graceful stop under load",
   "",
   "The host runs as its own process; mid-stream it gets SIGKILL (crash) or SIGTERM (stop), then it",
-  "is started again on the same data. *Redelivered* counts messages a sink handled twice because",
-  "an offset was not yet committed at the crash: idempotent writes on the message id absorb them.",
-  "A message counts as lost only if it had not landed once nothing more landed for 30 s.",
-  "",
-  "On real servers *all landed after restart* is mostly the Kafka backlog draining at the mock",
-  "broker's pace: librdkafka's mock cluster answers a fetch with one record batch per partition,",
-  "and app1 sends each message as its own batch, so app2 gets at most four messages per fetch",
-  "round (about 110 messages/s on this machine, measured separately). A real broker returns up to",
-  "`maxBytes` per fetch; the embedded bus shows the host's own pace.",
+  "is started again on the same data. *Redelivered* counts handler runs for messages already",
+  "handled, because an offset was not yet committed at the crash. A message counts as lost only if",
+  "it had not landed once nothing more landed for 30 s. On real servers *all landed after",
+  "restart* is mostly the Kafka backlog draining at the mock broker's pace (it answers a fetch",
+  "with one record batch per partition); the embedded bus shows the host's own pace.",
   "",
 );
 row(
@@ -142,14 +251,13 @@ row(
   "sent",
   "accepted",
   "lost",
-  "duplicate rows",
-  "redelivered",
+  "redelivered (app2, app4)",
   "stop → ready again (s)",
   "all landed after restart (s)",
   "exit code, stop time",
   "server spans flushed",
 );
-row(...Array(11).fill("---"));
+row(...Array(10).fill("---"));
 for (const f of restarts) {
   row(
     f.backends,
@@ -157,8 +265,7 @@ for (const f of restarts) {
     f.sent,
     f.accepted,
     f.lost,
-    f.duplicateRows ?? "n/a (embedded)",
-    f.redelivered,
+    `${f.redelivered.app2}, ${f.redelivered.app4}`,
     s(f.downMs),
     s(f.landedAfterMs),
     f.exitCode === undefined ? "—" : `${f.exitCode}, ${f.stopMs} ms`,
@@ -173,8 +280,9 @@ lines.push(
   "The dependency goes away while the load runs; *during* counts the answers app1 gave in that",
   "time on the path that needs the dependency and on the other path; *readyz* is what the",
   "service using it reported, sampled each second (and how soon after the outage began it first",
-  "said not ready); *recovery* is the time from the dependency's",
-  "return to the first success on the path that needs it.",
+  "said not ready); *recovery* is the time from the dependency's return to the first success of",
+  "a call that needs it (Redis: app4's `GET /Message/:id`, which reads the cache; PostgreSQL and",
+  "Kafka: app1's path through them).",
   "",
 );
 row(
@@ -211,9 +319,10 @@ lines.push(
   "## OTLP endpoint down",
   "",
   "*refuse*: nothing listens (connection refused). *blackhole*: connections are accepted and never",
-  "answered, so exports hang until their timeout and the bounded queue (2048 per signal and",
-  "service) fills. The host warns once per signal, counts what it drops in the SDK metrics",
-  "`otel_sdk_exporter_{span,log}_exported_total{error_type}` (failed exports) and",
+  "answered, so exports hang until their timeout and the bounded queue " +
+    `(${defaults.telemetry.maxQueueSize.traces} spans, ${defaults.telemetry.maxQueueSize.logs} log`,
+  "records per service) fills. The host warns once per signal, counts what it drops in the SDK",
+  "metrics `otel_sdk_exporter_{span,log}_exported_total{error_type}` (failed exports) and",
   "`otel_sdk_processor_{span,log}_processed_total{error_type}` (queue full; figures below from",
   "app1's `/metrics`), says when export recovers, and serves every request.",
   "",
@@ -292,34 +401,44 @@ lines.push(
   "  oversized bodies, wrong content types, bad ids, wrong methods, huge headers, seeded random",
   "  bytes and values) go to every endpoint in `tests/api_test.ts`: each gets a 4xx with a JSON",
   "  `{error}` (above the HTTP parser's own header limit, its bare 400), none a 5xx, and the",
-  "  host stays healthy. Unusual but valid content (SQL and Redis command look-alikes, emoji, 10 000",
-  "  characters) round-trips byte for byte through PostgreSQL and Redis.",
+  "  host stays healthy. Unusual but valid content (SQL and Redis command look-alikes, emoji,",
+  `  ${MAX_CONTENT_CHARS} characters) round-trips byte for byte through PostgreSQL and Redis.`,
   "- SQL is parameterised only: functions pass `$1…$n` and values separately; span attributes",
   "  carry the statement text, never values (`db.query.text`), and Redis spans `SET ? ? EX ?`.",
-  "- Logs and spans carry message ids, never message contents, credentials or tokens; client",
-  "  errors that quote commands are replaced by value-free ones before they are logged or recorded.",
-  "- The Redis REST bridge listens on 127.0.0.1 only and answers 401 without its bearer token (a",
-  "  random one per host start); every endpoint limits bodies (`MAX_BODY_BYTES`, 413) and headers",
-  "  (16 KiB, 431).",
+  "- Logs, OTLP log records, spans, error answers and dead-letter headers carry message ids, never",
+  "  message contents, credentials or tokens, on the error paths too (a 409, bad input, a",
+  "  dead-lettered message, PostgreSQL and Redis outages with their retries), checked by",
+  "  `tests/security_test.ts` with a PostgreSQL role and a Redis that really have passwords.",
+  "- The services listen on 127.0.0.1 unless `HOST` says otherwise. The Redis REST bridge listens",
+  "  on 127.0.0.1 only, answers 401 without its bearer token (a random one per host start), and",
+  "  runs only what the cache client sends (PING, GET, SET); every endpoint limits bodies",
+  `  (\`MAX_BODY_BYTES\`, ${defaults.maxBodyBytes} by default, 413) and headers (${MAX_HEADER_BYTES}`,
+  "  bytes, 431).",
   "",
   "## What the semantics are",
   "",
-  "- Kafka-triggered functions commit an offset only after its message was handled or",
-  "  dead-lettered (at least once). A failure caused by the message is retried with exponential",
-  "  backoff (`KAFKA_MAX_ATTEMPTS`, `KAFKA_RETRY_BACKOFF_MS`), then dead-lettered to",
+  "- Delivery is at least once into idempotent sinks, not exactly once: a Kafka-triggered",
+  "  function commits an offset only after its message was handled or dead-lettered, so a crash",
+  "  redelivers what was in hand; app3 stores a row once per message id (primary key) and app4",
+  "  sets `message:<id>`, so a redelivery changes nothing (the *redelivered* columns count them).",
+  "- A failure caused by the message is retried with exponential backoff " +
+    `(\`KAFKA_MAX_ATTEMPTS\` ${defaults.kafkaMaxAttempts},`,
+  `  \`KAFKA_RETRY_BACKOFF_MS\` ${defaults.kafkaRetryBackoffMs}), then dead-lettered to`,
   "  `<topic>.DLQ`; a `PermanentError` (malformed message, a 4xx from the next function) is",
-  "  dead-lettered at once. An outage (`DependencyUnavailableError`: Redis, PostgreSQL, Kafka or",
-  "  the next function unreachable or answering 503) spends no attempt: the message waits for the",
-  "  dependency, its partition's lag grows, `/readyz` and the alerts say why.",
-  "- Sinks are idempotent on the message id (primary key; `SET message:<id>`), so redelivery never",
-  "  duplicates a row or a cache entry.",
-  "- The embedded defaults are durable against a crash: the bus and the store append to files",
-  "  before they acknowledge, PGlite keeps its data folder.",
+  "  dead-lettered at once. Errors are classified by cause: a connection that fails or times out",
+  "  (or a server going away) is an outage and spends no attempt (the message waits, the",
+  "  partition's lag grows, `/readyz` and the alerts say why); credentials a dependency refuses",
+  "  are waited out the same way and `/readyz` says `misconfigured`; every other error is the",
+  "  message's failure.",
+  `- The embedded bus and store write each message before acknowledging it, so a killed process`,
+  "  loses nothing acknowledged; whether it is on disk when the machine crashes is",
+  `  \`EMBEDDED_FSYNC\` (\`${defaults.embeddedFsync}\` by default: synced every second;`,
+  "  `always`: before acknowledging). PGlite keeps its data folder.",
   "",
 );
 
 const text = lines.join("\n");
-if (quick && !Deno.args.includes("--write")) {
+if (quick && !args.write) {
   console.log(text);
 } else {
   const path = new URL("../docs/RELIABILITY.md", import.meta.url);
@@ -328,5 +447,8 @@ if (quick && !Deno.args.includes("--write")) {
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", path.pathname] }).output();
   say("wrote docs/RELIABILITY.md");
 }
-const lost = [...restarts, ...outages].reduce((sum, f) => sum + f.lost, 0);
-console.log(`lost=${lost} scenarios=${restarts.length + outages.length + poisons.length}`);
+const lost = [...chaos, ...restarts, ...outages].reduce((sum, f) => sum + f.lost, 0);
+console.log(
+  `lost=${lost} scenarios=${restarts.length + outages.length + poisons.length} ` +
+    `chaos=${chaos.map((c) => `${c.backends}:${c.passed ? "met" : "MISSED"}`).join(",")}`,
+);

@@ -1,0 +1,388 @@
+/**
+ * Seeded chaos: the flow under steady load (`runLoad`) while, at times drawn from the seed, the
+ * host process is killed (SIGKILL) or stopped (SIGTERM) and started again, PostgreSQL and Redis
+ * refuse or swallow connections (a TCP proxy in front of each), the Kafka broker freezes
+ * (SIGSTOP), and the OTLP endpoint refuses or swallows exports. The same seed gives the same
+ * faults at the same times. At the end: what was accepted, landed, lost, redelivered and
+ * dead-lettered (and why), the longest time a partition made no progress (and how much of it no
+ * injected fault explains), and the longest time a request waited.
+ *
+ * @example
+ * ```ts
+ * import { formatChaos, runChaos } from "./_chaos.ts";
+ * const report = await runChaos({ seed: 7, durationMs: 20_000, backends: "embedded" });
+ * console.log(formatChaos(report));
+ * ```
+ * @module
+ */
+import { type MessageRecord, runLoad } from "../load/mod.ts";
+import { OtlpReceiver } from "../testing/otlp_receiver.ts";
+import { random } from "./_bad_inputs.ts";
+import { HostProcess, TcpProxy } from "./_faults.ts";
+import { type Backends, embeddedBackends, realBackends, redelivered } from "./_scenarios.ts";
+
+/** What can go wrong. */
+export type FaultKind =
+  | "host-sigkill"
+  | "host-sigterm"
+  | "postgres-refuse"
+  | "postgres-blackhole"
+  | "redis-refuse"
+  | "redis-blackhole"
+  | "broker-freeze"
+  | "otlp-refuse"
+  | "otlp-blackhole";
+
+/** The faults each kind of backends can suffer (the embedded ones live inside the host). */
+export const FAULT_KINDS: Record<"embedded" | "real", readonly FaultKind[]> = {
+  embedded: ["host-sigkill", "host-sigterm", "otlp-refuse", "otlp-blackhole"],
+  real: [
+    "host-sigkill",
+    "host-sigterm",
+    "postgres-refuse",
+    "postgres-blackhole",
+    "redis-refuse",
+    "redis-blackhole",
+    "broker-freeze",
+    "otlp-refuse",
+    "otlp-blackhole",
+  ],
+};
+
+/** One injected fault, in milliseconds from the start of the run. */
+export interface Fault {
+  readonly kind: FaultKind;
+  readonly atMs: number;
+  /** Planned length; a host fault lasts until the host is ready again. */
+  readonly forMs: number;
+}
+
+/** Options of {@linkcode runChaos}. */
+export interface ChaosOptions {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly backends: "embedded" | "real";
+  /** Messages per second, half on each path (default 40). */
+  readonly rate?: number;
+  /** How long a fault lasts, at least and at most (default 1.5-6 s, 3-20 s for runs over 2 min). */
+  readonly faultMs?: readonly [number, number];
+  /** Quiet time between faults, at least and at most (default 1-4 s, 5-30 s over 2 min). */
+  readonly gapMs?: readonly [number, number];
+  /** Progress lines. */
+  readonly say?: (line: string) => void;
+}
+
+/** A span of time, in Unix milliseconds. */
+interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** What a chaos run measured. */
+export interface ChaosReport {
+  readonly seed: number;
+  readonly backends: "embedded" | "real";
+  readonly durationMs: number;
+  readonly rate: number;
+  /** The faults as they happened (host faults last until the host was ready again). */
+  readonly faults: ReadonlyArray<Fault & { readonly tookMs: number }>;
+  readonly sent: number;
+  /** Answers by status ("error": refused, reset or timed out). */
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly accepted: number;
+  readonly landed: number;
+  readonly lost: number;
+  readonly lostIds: readonly string[];
+  /** Extra runs of a sink's handler for a message it had handled already (absorbed by idempotency). */
+  readonly redelivered: { readonly app2: number; readonly app4: number };
+  /** Dead-lettered messages by function and error type. */
+  readonly deadLettered: Readonly<Record<string, number>>;
+  /** The longest time a Purchase partition with messages waiting saw none of them land. */
+  readonly longestStall: {
+    readonly partition: number;
+    readonly ms: number;
+    /** The part of the longest unexplained stall no injected fault (or its recovery) covers. */
+    readonly unexplainedMs: number;
+  };
+  /** The longest time a request waited for its answer (or its failure). */
+  readonly longestWaitMs: number;
+  /** Requests with no answer within the load's deadline. */
+  readonly overDeadline: number;
+  readonly deadlineMs: number;
+  /** How long a partition may go without progress that no fault explains. */
+  readonly stallBudgetMs: number;
+  readonly hostStarts: number;
+  readonly passed: boolean;
+}
+
+/** The load's own deadline per request (`runLoad` aborts after it). */
+const DEADLINE_MS = 30_000;
+/** After a fault ends, recovery (rejoining the group, reconnecting) still counts as the fault. */
+export const RECOVERY_MS = 10_000;
+/** Outside faults, a partition retries a failing message within its attempts' backoff (200 ms doubling, 5 attempts: 3 s) plus handling. */
+const STALL_BUDGET_MS = 5_000;
+
+/** The faults of a run, drawn from `seed`: the same seed gives the same plan. */
+export function planFaults(
+  seed: number,
+  durationMs: number,
+  kinds: readonly FaultKind[],
+  faultMs: readonly [number, number],
+  gapMs: readonly [number, number],
+): Fault[] {
+  const next = random(seed);
+  const between = ([low, high]: readonly [number, number]) =>
+    Math.round(low + next() * (high - low));
+  const faults: Fault[] = [];
+  // Quiet at the start (the load settles) and at the end (the last fault is healed before the
+  // load stops, so what was accepted can land).
+  let at = Math.min(3000, durationMs / 10) + between(gapMs);
+  const last = durationMs - Math.min(5000, durationMs / 6);
+  while (true) {
+    const kind = kinds[Math.floor(next() * kinds.length)];
+    const forMs = kind.startsWith("host-") ? 0 : between(faultMs);
+    if (at + forMs > last) break;
+    faults.push({ kind, atMs: at, forMs });
+    at += forMs + between(gapMs) + (kind.startsWith("host-") ? 3000 : 0);
+  }
+  return faults;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** Runs the flow under load and the seed's faults; see the module's documentation. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const say = options.say ?? (() => {});
+  const rate = options.rate ?? 40;
+  const long = options.durationMs > 120_000;
+  const faultMs = options.faultMs ?? (long ? [3000, 20_000] : [1500, 6000]);
+  const gapMs = options.gapMs ?? (long ? [5000, 30_000] : [1000, 4000]);
+  const plan = planFaults(
+    options.seed,
+    options.durationMs,
+    FAULT_KINDS[options.backends],
+    faultMs,
+    gapMs,
+  );
+  say(`seed ${options.seed}: ${plan.length} faults planned over ${options.durationMs / 1000} s`);
+  const backends: Backends = options.backends === "real"
+    ? await realBackends()
+    : await embeddedBackends();
+  const receiver = await OtlpReceiver.start({ keep: false });
+  const otlp = await TcpProxy.start({ hostname: "127.0.0.1", port: receiver.port });
+  const env = {
+    ...HostProcess.ports(),
+    ...backends.env,
+    HOST: "127.0.0.1",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlp.port}`,
+    KAFKA_SESSION_TIMEOUT_MS: "6000",
+    EXECUTOR_SCHEDULE: "0 0 0 1 1 *",
+    SHUTDOWN_TIMEOUT_MS: "15000",
+    CONSOLE: "off",
+    LOG_FORMAT: "json",
+  };
+  const hosts: HostProcess[] = [];
+  let host = await HostProcess.start(env);
+  hosts.push(host);
+  const done: Array<Fault & { tookMs: number }> = [];
+  const windows: Window[] = [];
+  let running = true;
+  const heal: Array<() => Promise<void> | void> = [];
+  try {
+    const started = Date.now();
+    const load = runLoad({
+      target: host.urls.app1,
+      rate,
+      durationMs: options.durationMs,
+      path: "both",
+      landing: { kind: "http", app3: host.urls.app3, app4: host.urls.app4 },
+      landingTimeoutMs: 120_000,
+      keepMessages: true,
+    });
+    const restart = async () => {
+      await host.exited;
+      host = await HostProcess.start(env);
+      hosts.push(host);
+    };
+    for (const fault of plan) {
+      await sleep(started + fault.atMs - Date.now());
+      if (!running) break;
+      const from = Date.now();
+      say(`${((from - started) / 1000).toFixed(1)} s: ${fault.kind}`);
+      switch (fault.kind) {
+        case "host-sigkill":
+          host.kill("SIGKILL");
+          await restart();
+          break;
+        case "host-sigterm":
+          host.kill("SIGTERM");
+          await restart();
+          break;
+        case "postgres-refuse":
+        case "postgres-blackhole":
+        case "redis-refuse":
+        case "redis-blackhole": {
+          const proxy = fault.kind.startsWith("postgres")
+            ? backends.postgresProxy!
+            : backends.redisProxy!;
+          await proxy.cut(fault.kind.endsWith("refuse") ? "refuse" : "blackhole");
+          heal.push(() => proxy.restore());
+          break;
+        }
+        case "broker-freeze":
+          backends.kafka!.pause();
+          heal.push(() => backends.kafka!.resume());
+          break;
+        case "otlp-refuse":
+        case "otlp-blackhole":
+          await otlp.cut(fault.kind === "otlp-refuse" ? "refuse" : "blackhole");
+          heal.push(() => otlp.restore());
+          break;
+      }
+      await sleep(from + fault.forMs - Date.now());
+      for (const undo of heal.splice(0)) await undo();
+      const to = Date.now();
+      done.push({ ...fault, tookMs: to - from });
+      windows.push({ from, to: to + RECOVERY_MS });
+    }
+    const report = await load;
+    running = false;
+    const messages = report.messages ?? [];
+    const stall = longestStall(messages, windows);
+    const lines = hosts.flatMap((h) => h.lines);
+    const longestWaitMs = Math.max(0, ...messages.map((m) => m.settledMs).filter(Number.isFinite));
+    const overDeadline = messages.filter((m) => m.settledMs >= DEADLINE_MS).length;
+    const result: Omit<ChaosReport, "passed"> = {
+      seed: options.seed,
+      backends: options.backends,
+      durationMs: options.durationMs,
+      rate,
+      faults: done,
+      sent: report.sent,
+      statuses: report.statuses,
+      accepted: report.accepted,
+      landed: report.landed,
+      lost: report.lost,
+      lostIds: report.lostMessages.map((m) => m.id),
+      redelivered: redelivered(lines),
+      deadLettered: deadLetters(lines),
+      longestStall: stall,
+      longestWaitMs: Math.round(longestWaitMs),
+      overDeadline,
+      deadlineMs: DEADLINE_MS,
+      stallBudgetMs: STALL_BUDGET_MS,
+      hostStarts: hosts.length,
+    };
+    return {
+      ...result,
+      passed: result.lost === 0 && result.accepted > 0 && overDeadline === 0 &&
+        stall.unexplainedMs <= STALL_BUDGET_MS,
+    };
+  } finally {
+    running = false;
+    for (const undo of heal.splice(0)) await undo();
+    try {
+      host.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await host.exited;
+    await otlp.stop();
+    await receiver.stop();
+    await backends.close();
+  }
+}
+
+/** Dead letters by `function error_type`, from the host's log. */
+function deadLetters(lines: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of lines) {
+    if (!line.includes('"message":"message dead-lettered"')) continue;
+    const record = JSON.parse(line);
+    const key = `${record.function} ${record.error_type}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * The longest time a Purchase partition had accepted messages waiting (from when they were sent)
+ * and saw none of them land (app4's cache timestamp ends the wait), and the longest such stretch
+ * that the fault windows (each with its recovery time) do not cover.
+ */
+export function longestStall(
+  messages: readonly MessageRecord[],
+  faults: readonly Window[],
+): ChaosReport["longestStall"] {
+  let worst = { partition: -1, ms: 0, unexplainedMs: 0 };
+  let worstUnexplained = 0;
+  const partitions = new Set(messages.map((m) => m.partition).filter((p) => p !== undefined));
+  for (const partition of partitions) {
+    const mine = messages.filter((m) => m.partition === partition);
+    const events = [
+      ...mine.map((m) => ({ at: m.sentAt, delta: 1 })),
+      ...mine.filter((m) => m.landedAt !== undefined).map((m) => ({ at: m.landedAt!, delta: -1 })),
+    ].sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let pending = 0;
+    let since = 0;
+    const stall = (to: number) => {
+      const ms = to - since;
+      const unexplained = uncovered({ from: since, to }, faults);
+      if (ms > worst.ms) worst = { partition: partition!, ms, unexplainedMs: unexplained };
+      worstUnexplained = Math.max(worstUnexplained, unexplained);
+    };
+    for (const event of events) {
+      if (event.delta < 0 && pending > 0) stall(event.at);
+      if (event.delta > 0 && pending === 0) since = event.at;
+      if (event.delta < 0) since = event.at;
+      pending += event.delta;
+    }
+    if (pending > 0) stall(Date.now());
+  }
+  return { ...worst, unexplainedMs: Math.round(worstUnexplained), ms: Math.round(worst.ms) };
+}
+
+/** How much of `window` none of `cover` overlaps, in milliseconds. */
+function uncovered(window: Window, cover: readonly Window[]): number {
+  const parts = cover
+    .map((c) => ({ from: Math.max(c.from, window.from), to: Math.min(c.to, window.to) }))
+    .filter((c) => c.to > c.from)
+    .sort((a, b) => a.from - b.from);
+  let covered = 0;
+  let reach = window.from;
+  for (const part of parts) {
+    if (part.to <= reach) continue;
+    covered += part.to - Math.max(part.from, reach);
+    reach = part.to;
+  }
+  return window.to - window.from - covered;
+}
+
+/** The report as lines of text. */
+export function formatChaos(report: ChaosReport): string {
+  const faults = Object.entries(
+    report.faults.reduce<Record<string, number>>((counts, fault) => {
+      counts[fault.kind] = (counts[fault.kind] ?? 0) + 1;
+      return counts;
+    }, {}),
+  ).map(([kind, count]) => `${count}×${kind}`).join(", ");
+  const entries = (record: Readonly<Record<string, number>>) =>
+    Object.entries(record).map(([key, count]) => `${count}×${key}`).join(", ") || "none";
+  return [
+    `chaos seed ${report.seed}, ${report.backends} backends, ${
+      report.durationMs / 1000
+    } s at ${report.rate} msg/s`,
+    `faults: ${report.faults.length} (${
+      faults || "none"
+    }); host started ${report.hostStarts} times`,
+    `sent ${report.sent} (${
+      entries(report.statuses)
+    }), accepted ${report.accepted}, landed ${report.landed}, lost ${report.lost}`,
+    `redelivered: app2 ${report.redelivered.app2}, app4 ${report.redelivered.app4}; dead-lettered: ${
+      entries(report.deadLettered)
+    }`,
+    `longest stall: partition ${report.longestStall.partition}, ${report.longestStall.ms} ms (${report.longestStall.unexplainedMs} ms no fault explains; budget ${report.stallBudgetMs} ms)`,
+    `longest wait for an answer: ${report.longestWaitMs} ms; over the ${report.deadlineMs} ms deadline: ${report.overDeadline}`,
+    report.passed ? "passed" : "FAILED",
+  ].join("\n");
+}

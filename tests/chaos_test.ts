@@ -1,0 +1,112 @@
+/**
+ * A short seeded chaos run (tests/_chaos.ts) on each backend set, held to the targets: nothing
+ * accepted is lost, no partition stalls longer than its retry budget for no fault's sake, every
+ * request is answered within its deadline. The seed gives both sets a host crash, and the real
+ * servers a PostgreSQL that swallows connections and a Redis that refuses them.
+ */
+import assert from "node:assert/strict";
+import type { MessageRecord } from "../load/mod.ts";
+import { testWhen } from "../runtime/_test_needs.ts";
+import {
+  type ChaosReport,
+  FAULT_KINDS,
+  formatChaos,
+  longestStall,
+  planFaults,
+  runChaos,
+} from "./_chaos.ts";
+import { realBackendsUnavailable } from "./_scenarios.ts";
+
+const SEED = 91;
+const SHORT = { durationMs: 20_000, faultMs: [1500, 4000], gapMs: [800, 2500] } as const;
+
+Deno.test("planFaults: the same seed gives the same faults, within the run's quiet ends", () => {
+  const plan = (seed: number) =>
+    planFaults(seed, 60_000, FAULT_KINDS.real, [1000, 5000], [1000, 3000]);
+  assert.deepEqual(plan(5), plan(5));
+  assert.notDeepEqual(plan(5), plan(6));
+  for (const fault of plan(5)) {
+    assert.ok(fault.atMs >= 3000, "the load settles first");
+    assert.ok(fault.atMs + fault.forMs <= 55_000, "healed before the load stops");
+    assert.ok(FAULT_KINDS.real.includes(fault.kind));
+  }
+  const embedded = planFaults(5, 600_000, FAULT_KINDS.embedded, [1000, 5000], [1000, 3000]);
+  assert.ok(embedded.every((fault) => FAULT_KINDS.embedded.includes(fault.kind)));
+  assert.deepEqual(
+    new Set(embedded.map((fault) => fault.kind)),
+    new Set(FAULT_KINDS.embedded),
+    "a long run draws every kind",
+  );
+});
+
+Deno.test("longestStall: waits with nothing landing, less what the faults (and recovery) cover", () => {
+  const message = (sentAt: number, landedAt: number | undefined, partition = 0): MessageRecord => ({
+    id: crypto.randomUUID(),
+    route: "post-message",
+    sentAt,
+    status: 202,
+    settledMs: 5,
+    partition,
+    landedAt,
+  });
+  const messages = [
+    message(1000, 1100),
+    message(2000, 9000), // 7 s without progress on partition 0
+    message(3000, 9050),
+    message(1000, 1500, 1),
+    message(20_000, 21_000, 1),
+  ];
+  assert.deepEqual(longestStall(messages, []), { partition: 0, ms: 7000, unexplainedMs: 7000 });
+  assert.deepEqual(longestStall(messages, [{ from: 2500, to: 8000 }]), {
+    partition: 0,
+    ms: 7000,
+    unexplainedMs: 1500,
+  });
+  // Idle time (nothing waiting) is no stall.
+  assert.equal(longestStall([message(0, 10), message(60_000, 60_010)], []).ms, 10);
+});
+
+function assertTargets(report: ChaosReport): void {
+  const text = formatChaos(report);
+  assert.ok(report.faults.length >= 3, text);
+  assert.ok(report.accepted > 300, text);
+  assert.equal(report.lost, 0, text);
+  assert.equal(report.landed, report.accepted, text);
+  assert.equal(report.overDeadline, 0, text);
+  assert.ok(report.longestStall.unexplainedMs <= report.stallBudgetMs, text);
+  assert.ok(report.passed, text);
+}
+
+Deno.test({
+  name:
+    `a seeded chaos run loses nothing and answers every request in time [embedded, seed ${SEED}]`,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const report = await runChaos({ seed: SEED, backends: "embedded", ...SHORT });
+    assert.deepEqual(report.faults.map((f) => f.kind), [
+      "host-sigkill",
+      "host-sigterm",
+      "otlp-blackhole",
+    ]);
+    assert.equal(report.hostStarts, 3);
+    assertTargets(report);
+  },
+});
+
+testWhen(realBackendsUnavailable(), {
+  name:
+    `a seeded chaos run loses nothing and answers every request in time [real servers, seed ${SEED}]`,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const report = await runChaos({ seed: SEED, backends: "real", ...SHORT });
+    assert.deepEqual(report.faults.map((f) => f.kind), [
+      "host-sigkill",
+      "postgres-blackhole",
+      "redis-refuse",
+    ]);
+    assert.ok((report.statuses["503"] ?? 0) > 0, "PostgreSQL's outage was answered with 503s");
+    assertTargets(report);
+  },
+});
