@@ -123,8 +123,15 @@ export class HostProcess {
   readonly #child: Deno.ChildProcess;
   readonly urls: { app1: string; app2: string; app3: string; app4: string; executor: string };
 
-  private constructor(child: Deno.ChildProcess, ports: Record<string, string>) {
+  readonly #services: readonly string[] | undefined;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    ports: Record<string, string>,
+    services?: readonly string[],
+  ) {
     this.#child = child;
+    this.#services = services;
     this.pid = child.pid;
     this.exited = child.status;
     const url = (name: string) => `http://127.0.0.1:${ports[`${name}_PORT`]}`;
@@ -157,8 +164,14 @@ export class HostProcess {
     );
   }
 
-  /** Starts the host with exactly `env` (plus PATH and HOME) and waits until it is ready. */
-  static async start(env: Record<string, string>): Promise<HostProcess> {
+  /**
+   * Starts the host with exactly `env` (plus PATH and HOME) and waits until it is ready; with
+   * `services`, runs only those (`--service`) and waits for them.
+   */
+  static async start(
+    env: Record<string, string>,
+    options: { services?: readonly string[] } = {},
+  ): Promise<HostProcess> {
     const ports = {
       APP1_PORT: env.APP1_PORT,
       APP2_PORT: env.APP2_PORT,
@@ -166,8 +179,10 @@ export class HostProcess {
       APP4_PORT: env.APP4_PORT,
       EXECUTOR_PORT: env.EXECUTOR_PORT,
     };
+    const args = ["run", "-A", new URL("../runtime/main.ts", import.meta.url).pathname];
+    if (options.services) args.push("--service", options.services.join(","));
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../runtime/main.ts", import.meta.url).pathname],
+      args,
       env: {
         PATH: Deno.env.get("PATH") ?? "",
         HOME: Deno.env.get("HOME") ?? "",
@@ -180,17 +195,20 @@ export class HostProcess {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const host = new HostProcess(child, ports);
+    const host = new HostProcess(child, ports, options.services);
     await host.waitReady();
     return host;
   }
 
-  /** Resolves when every service's `/readyz` says ready. */
+  /** Resolves when every service it runs says ready at `/readyz`. */
   async waitReady(timeoutMs = 60_000): Promise<void> {
     const until = Date.now() + timeoutMs;
+    const urls = Object.entries(this.urls)
+      .filter(([name]) => this.#services === undefined || this.#services.includes(name))
+      .map(([, url]) => url);
     while (Date.now() < until) {
       const states = await Promise.all(
-        Object.values(this.urls).map((url) =>
+        urls.map((url) =>
           fetch(`${url}/readyz`).then(async (r) => {
             await r.body?.cancel();
             return r.status === 200;
