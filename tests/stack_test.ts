@@ -133,6 +133,7 @@ function hostOf(endpoint: string): string {
 
 /** Services whose image cannot run a health check, and why. */
 const NO_HEALTHCHECK: Record<string, string> = {
+  "functions-install": "a one-shot job (deno install); the functions wait for it to complete",
   "otel-collector": "built from scratch: no shell and no HTTP client in the image",
   tempo: "Tempo 2.x has no self-probe and its BusyBox is gone from 2.9.3 on; 3.0 adds -health",
 };
@@ -306,12 +307,23 @@ stackTest(
     assert.ok(published("prometheus").includes(9090), "Prometheus on 9090");
     assert.ok(published("otel-collector").includes(4318), "OTLP/HTTP on 4318");
     assert.ok(published("redis-rest").includes(8079), "the Upstash-compatible proxy on 8079");
-    assert.deepEqual(
-      published("functions").sort(),
-      Object.values(FUNCTION_SERVICES).sort(),
-      "the containerised host publishes the ports Prometheus scrapes",
-    );
-    assert.deepEqual(all.functions.profiles, ["host"], "the containerised host is opt-in");
+    // One container per service; the Kafka-triggered ones run twice (their replicas share the
+    // partitions) and are reached inside the network, the others publish their port.
+    for (const [service, port] of Object.entries(FUNCTION_SERVICES)) {
+      const container = all[service] as ComposeService & { deploy?: { replicas?: number } };
+      assert.ok(container, `a ${service} container`);
+      assert.deepEqual(container.profiles, ["host"], `${service}: the containers are opt-in`);
+      assert.deepEqual(container.command?.slice(-2), ["--service", service]);
+      const replicas = container.deploy?.replicas ?? 1;
+      if (["app2", "app4"].includes(service)) {
+        assert.equal(replicas, 2, `${service} runs twice`);
+        assert.deepEqual(published(service), [], `${service}'s replicas publish no port`);
+      } else {
+        assert.equal(replicas, 1);
+        assert.deepEqual(published(service), [port], `${service} publishes ${port}`);
+      }
+      assert.equal(container.environment?.HOST, "0.0.0.0", `${service} listens beyond loopback`);
+    }
   },
 );
 
@@ -452,6 +464,8 @@ stackTest(
       {
         job_name: string;
         static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
+        dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+        relabel_configs?: unknown[];
       }
     >;
     const functions = jobs.find((j) => j.job_name === "functions");
@@ -466,7 +480,16 @@ stackTest(
           [service, port],
         ) => [service, `host.docker.internal:${port}`]),
       ),
+      "deno task dev on the docker host",
     );
+    // The compose containers, every replica, by DNS; the relabelling names the service.
+    const dns = Object.fromEntries(
+      (functions.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => [n, c.port])),
+    );
+    assert.deepEqual(dns, FUNCTION_SERVICES);
+    assert.deepEqual(functions.relabel_configs, [
+      { source_labels: ["__meta_dns_name"], regex: "(.+)", target_label: "service" },
+    ]);
     const all = services(await composeConfig());
     assert.ok(
       (all.prometheus as { extra_hosts?: string[] }).extra_hosts?.some((h) =>
@@ -476,6 +499,7 @@ stackTest(
     );
     const targets = jobs.filter((j) => j.job_name !== "functions")
       .flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+    for (const name of Object.keys(dns)) assert.ok(all[name], `${name} is not a compose service`);
     for (const target of targets) {
       const host = hostOf(target);
       assert.ok(
@@ -1051,8 +1075,7 @@ stackTest(needs.compose, "compose: the stack publishes its ports on 127.0.0.1 on
       `${name}:${port.published}`
     )
   );
-  // The functions host's container is scraped through the host's gateway (see prometheus.yml).
-  assert.deepEqual(open.filter((port) => !port.startsWith("functions:")), []);
+  assert.deepEqual(open, []);
   const grafana = all.grafana.environment ?? {};
   assert.notEqual(grafana.GF_AUTH_ANONYMOUS_ORG_ROLE, "Admin", "no anonymous admin");
   assert.notEqual(grafana.GF_AUTH_DISABLE_LOGIN_FORM, "true", "the admin can log in");
