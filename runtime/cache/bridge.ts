@@ -105,19 +105,16 @@ export function createBridgeHandler(backend: Backend, token: string): Handler {
 
 /** Serves `backend` on 127.0.0.1 behind `token`; stopping closes the backend too. */
 export function startRestBridge(backend: Backend, options: { token: string }): Promise<RestBridge> {
-  const handler = createBridgeHandler(backend, options.token);
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: ({ port }) =>
-        resolve({
-          url: `http://127.0.0.1:${port}`,
-          token: options.token,
-          stop: () => server.shutdown().then(() => backend.close()),
-        }),
-      onError: () => json({ error: "bridge error" }, 500),
-    }, handler);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+    onError: () => json({ error: "bridge error" }, 500),
+  }, createBridgeHandler(backend, options.token));
+  return Promise.resolve({
+    url: `http://127.0.0.1:${server.addr.port}`,
+    token: options.token,
+    stop: () => server.shutdown().then(() => backend.close()),
   });
 }
 

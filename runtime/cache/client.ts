@@ -16,7 +16,6 @@
  * ```
  * @module
  */
-import { type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import { Redis } from "@upstash/redis";
 import {
   DependencyMisconfiguredError,
@@ -25,9 +24,7 @@ import {
   isConnectionFailure,
 } from "../errors.ts";
 import type { Cache } from "../function.ts";
-import { reportDependency } from "../health.ts";
-import { type Metrics, observe } from "../telemetry/metrics.ts";
-import { withSpan } from "../telemetry/span.ts";
+import { dbCalls, type DbClientOptions } from "../telemetry/db_call.ts";
 
 /** A failure other than an outage (a refused command, a client bug); its message is a code. */
 export class CacheError extends Error {
@@ -40,19 +37,16 @@ export class CacheError extends Error {
 /** A cache the host can check. */
 export type CacheClient = Cache & { ping(): Promise<void> };
 
-/** Options of {@linkcode connectCache}: the REST endpoint and its token, and more. */
-export interface CacheOptions {
+/**
+ * Options of {@linkcode connectCache}: the REST endpoint and its token, the telemetry, and the
+ * Redis server behind the endpoint as far as the host knows it, for span attributes: none for
+ * the embedded store, no port behind a REST endpoint (whose own port is not Redis's).
+ */
+export interface CacheOptions extends Pick<DbClientOptions, "tracer" | "metrics" | "server"> {
   readonly url: string;
   readonly token: string;
-  /**
-   * The Redis server behind the endpoint, for span attributes, as far as the host knows it: none
-   * for the embedded store, no port behind a REST endpoint (whose own port is not Redis's).
-   */
-  readonly server?: { readonly address: string; readonly port?: number };
   /** The database index Redis works in (`db.namespace`); 0 unless the Redis URL names one. */
   readonly namespace?: string;
-  readonly tracer: Tracer;
-  readonly metrics: Metrics;
   readonly timeoutMs?: number;
 }
 
@@ -89,9 +83,7 @@ export function classifyCacheError(error: unknown): Error {
 
 /** Creates the cache client; it connects per request, so nothing happens until the first call. */
 export function connectCache(options: CacheOptions): CacheClient {
-  const { tracer, metrics } = options;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const namespace = options.namespace ?? "0";
   const redis = new Redis({
     url: options.url,
     token: options.token,
@@ -99,67 +91,31 @@ export function connectCache(options: CacheOptions): CacheClient {
     retry: { retries: 1, backoff: () => 50 },
     signal: () => AbortSignal.timeout(timeoutMs),
   });
-  const common = {
-    "db.system.name": "redis",
-    "db.namespace": namespace,
-    "server.address": options.server?.address,
-    "server.port": options.server?.port,
-    // Tempo's service graph names a database node by peer.service first (see postgres.ts).
-    "service.peer.name": "redis",
-    "peer.service": "redis",
-  };
-
-  const call = async <T>(operation: string, queryText: string, run: () => Promise<T>) => {
-    const started = performance.now();
-    let failure: { type: string; status?: string } | undefined;
-    let active: Span | undefined;
-    try {
-      return await withSpan(tracer, operation, SpanKind.CLIENT, {
-        ...common,
-        "db.operation.name": operation,
-        "db.query.text": queryText,
-      }, async (span) => {
-        active = span;
-        const result = await run().catch((error) => {
-          const classified = classifyCacheError(error);
-          // Redis's own refusals carry its error prefix, the conventions' status code.
-          const code = classified instanceof CacheError && /^[A-Z]{2,20}$/.test(classified.code)
-            ? classified.code
-            : undefined;
-          if (code) span.setAttribute("db.response.status_code", code);
-          failure = { type: code ?? errorType(classified), status: code };
-          throw classified;
-        });
-        reportDependency(metrics, "redis", true);
-        return result;
-      });
-    } catch (error) {
-      if (error instanceof DependencyUnavailableError) reportDependency(metrics, "redis", false);
-      throw error;
-    } finally {
-      observe(
-        metrics.dbOperationDuration,
-        {
-          db_system_name: "redis",
-          db_operation_name: operation,
-          db_namespace: namespace,
-          db_response_status_code: failure?.status,
-          server_address: options.server?.address,
-          server_port: options.server?.port,
-          error_type: failure?.type,
-        },
-        (performance.now() - started) / 1000,
-        active,
-      );
-    }
-  };
+  const call = dbCalls({
+    tracer: options.tracer,
+    metrics: options.metrics,
+    system: "redis",
+    dependency: "redis",
+    namespace: options.namespace ?? "0",
+    server: options.server,
+    classify: classifyCacheError,
+    // Redis's own refusals carry its error prefix, the conventions' status code.
+    statusCode: (failure) =>
+      failure instanceof CacheError && /^[A-Z]{2,20}$/.test(failure.code)
+        ? failure.code
+        : undefined,
+  });
 
   return {
-    get: <T>(key: string) => call("GET", "GET ?", () => redis.get<T>(key)),
+    get: <T>(key: string) =>
+      call({ "db.operation.name": "GET", "db.query.text": "GET ?" }, () => redis.get<T>(key)),
     async set(key, value, setOptions) {
       const ttl = setOptions?.ttlSeconds;
-      const run = () => ttl ? redis.set(key, value, { ex: ttl }) : redis.set(key, value);
-      await call("SET", ttl ? "SET ? ? EX ?" : "SET ? ?", run);
+      const query = {
+        "db.operation.name": "SET",
+        "db.query.text": ttl ? "SET ? ? EX ?" : "SET ? ?",
+      };
+      await call(query, () => redis.set(key, value, ttl ? { ex: ttl } : undefined));
     },
     ping: () => redis.ping().then(() => {}, (error) => Promise.reject(classifyCacheError(error))),
   };

@@ -19,7 +19,6 @@
  * ```
  * @module
  */
-import { type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import postgres from "postgres";
 import {
   DependencyMisconfiguredError,
@@ -28,9 +27,7 @@ import {
   isConnectionFailure,
 } from "../errors.ts";
 import type { Database, Row, SqlValue } from "../function.ts";
-import { reportDependency } from "../health.ts";
-import { type Metrics, observe } from "../telemetry/metrics.ts";
-import { withSpan } from "../telemetry/span.ts";
+import { dbCalls, type DbClientOptions } from "../telemetry/db_call.ts";
 import { describeQuery } from "./sql.ts";
 
 /** A SQL error, described by its SQLSTATE (or the client's own error code) only. */
@@ -54,9 +51,7 @@ export interface PostgresClient extends Database {
 }
 
 /** Options of {@linkcode connectPostgres}. */
-export interface PostgresOptions {
-  readonly tracer: Tracer;
-  readonly metrics: Metrics;
+export interface PostgresOptions extends Pick<DbClientOptions, "tracer" | "metrics"> {
   /** Pool size; PGlite serves one connection. */
   readonly max?: number;
   /** Runs before the first query of the pool, e.g. migrations; retried until it succeeds. */
@@ -99,7 +94,6 @@ export function classifyPostgresError(error: unknown): Error {
 
 /** Connects lazily to the server at `url`. */
 export function connectPostgres(url: string, options: PostgresOptions): PostgresClient {
-  const { tracer, metrics } = options;
   const sql = postgres(url, {
     max: options.max ?? 10,
     connect_timeout: 5,
@@ -116,76 +110,32 @@ export function connectPostgres(url: string, options: PostgresOptions): Postgres
     address: target.hostname || "localhost",
     port: Number(target.port) || 5432,
   };
-  // db.namespace is the database the connection was opened on (the schema is not tracked).
-  const namespace = decodeURIComponent(target.pathname.slice(1)) || "postgres";
-  const common = {
-    "db.system.name": "postgresql",
-    "db.namespace": namespace,
-    "server.address": server.address,
-    "server.port": server.port,
-    // Tempo's service graph names a database node by peer.service first (then server.address,
-    // which PostgreSQL and Redis share on one machine); service.peer.name is its current name.
-    "service.peer.name": "postgresql",
-    "peer.service": "postgresql",
-  };
+  const call = dbCalls({
+    tracer: options.tracer,
+    metrics: options.metrics,
+    system: "postgresql",
+    dependency: "postgres",
+    server,
+    // db.namespace is the database the connection was opened on (the schema is not tracked).
+    namespace: decodeURIComponent(target.pathname.slice(1)) || "postgres",
+    classify: classifyPostgresError,
+    statusCode: (failure) => failure instanceof DatabaseError ? failure.code : undefined,
+  });
   let prepared: Promise<void> | undefined;
 
-  const run = async <T extends Row>(text: string, params: readonly SqlValue[]): Promise<T[]> => {
+  const run = <T extends Row>(text: string, params: readonly SqlValue[]): Promise<T[]> => {
     const { operation, collection } = describeQuery(text);
     const summary = collection ? `${operation} ${collection}` : operation;
-    const started = performance.now();
-    let failure: { type: string; status?: string } | undefined;
-    let active: Span | undefined;
-    try {
-      return await withSpan(
-        tracer,
-        summary,
-        SpanKind.CLIENT,
-        {
-          ...common,
-          "db.operation.name": operation,
-          "db.collection.name": collection,
-          "db.query.summary": summary,
-          "db.query.text": text,
-        },
-        async (span) => {
-          active = span;
-          try {
-            const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
-            span.setAttribute("db.response.returned_rows", rows.length);
-            reportDependency(metrics, "postgres", true);
-            return rows as unknown as T[];
-          } catch (error) {
-            const classified = classifyPostgresError(error);
-            if (classified instanceof DatabaseError) {
-              span.setAttribute("db.response.status_code", classified.code);
-              failure = { type: classified.code, status: classified.code };
-            } else {
-              reportDependency(metrics, "postgres", false);
-              failure = { type: errorType(classified) };
-            }
-            throw classified;
-          }
-        },
-      );
-    } finally {
-      observe(
-        metrics.dbOperationDuration,
-        {
-          db_system_name: "postgresql",
-          db_operation_name: operation,
-          db_collection_name: collection,
-          db_namespace: namespace,
-          db_query_summary: summary,
-          db_response_status_code: failure?.status,
-          server_address: server.address,
-          server_port: server.port,
-          error_type: failure?.type,
-        },
-        (performance.now() - started) / 1000,
-        active,
-      );
-    }
+    return call({
+      "db.operation.name": operation,
+      "db.collection.name": collection,
+      "db.query.summary": summary,
+      "db.query.text": text,
+    }, async (span) => {
+      const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+      span.setAttribute("db.response.returned_rows", rows.length);
+      return rows as unknown as T[];
+    });
   };
 
   const client: PostgresClient = {
