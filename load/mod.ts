@@ -60,6 +60,11 @@ export interface LoadOptions {
   readonly onSend?: (id: string, route: Route) => void;
   /** Keep every message's record in the report (`messages`), e.g. for fault analysis. */
   readonly keepMessages?: boolean;
+  /**
+   * Messages accounted for elsewhere (dead-lettered, say) are not waited for: the landing check
+   * stops looking for a message once this says true for its id (it still counts as not landed).
+   */
+  readonly settledElsewhere?: (id: string) => boolean;
 }
 
 /** One message as the run saw it (with `keepMessages`). */
@@ -315,7 +320,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           }
         }
       }
-      waiting = waiting.filter((message) => message.landedAt === undefined);
+      waiting = waiting.filter((message) =>
+        message.landedAt === undefined && !options.settledElsewhere?.(message.id)
+      );
       if (waiting.length === 0 || performance.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, pause));
       pause = Math.min(1000, pause * 2);

@@ -37,7 +37,9 @@ hostTest(
       assert.ok(report.landingLatencyMs.p50 > 0 && report.landingLatencyMs.p99 < 20_000);
       assert.ok(report.acceptLatencyMs.p99 >= report.acceptLatencyMs.p50);
       assert.ok(report.throughput.sent > 15 && report.throughput.sent < 25);
-      assert.ok(report.throughput.landed > 0 && report.throughput.landed <= report.throughput.sent);
+      // The landed rate runs from the first send to the last landing, the sent rate over the
+      // sending time: a run whose last message lands before sending ends can land "faster".
+      assert.ok(report.throughput.landed > 0);
       assert.match(formatReport(report), /lost 0/);
 
       // Each message is one trace: app1's server span continues the generator's traceparent, and

@@ -2,7 +2,8 @@
  * Seeded chaos: the flow under steady load (`runLoad`) while, at times drawn from the seed, the
  * host process is killed (SIGKILL) or stopped (SIGTERM) and started again, PostgreSQL and Redis
  * refuse or swallow connections (a TCP proxy in front of each), the Kafka broker freezes
- * (SIGSTOP), and the OTLP endpoint refuses or swallows exports. The same seed gives the same
+ * (SIGSTOP), the OTLP endpoint refuses or swallows exports, and a fault flag (flags.json) is
+ * switched on for a while. The same seed gives the same
  * faults at the same times. At the end: what was accepted, landed, lost, redelivered and
  * dead-lettered (and why), the longest time a partition made no progress (and how much of it no
  * injected fault explains), and the longest time a request waited.
@@ -18,6 +19,7 @@
 import { type MessageRecord, runLoad } from "../load/mod.ts";
 import { OtlpReceiver } from "../testing/otlp_receiver.ts";
 import { random } from "./_bad_inputs.ts";
+import { FlagSource } from "../runtime/flags/source.ts";
 import { HostProcess, TcpProxy } from "./_faults.ts";
 import { type Backends, embeddedBackends, realBackends, redelivered } from "./_scenarios.ts";
 
@@ -31,11 +33,21 @@ export type FaultKind =
   | "redis-blackhole"
   | "broker-freeze"
   | "otlp-refuse"
-  | "otlp-blackhole";
+  | "otlp-blackhole"
+  | "flag";
+
+/** The fault flags a run may switch on (flags.json), and the variants it picks from. */
+export const FLAG_CHOICES: Readonly<Record<string, readonly string[]>> = {
+  app3StoreFailure: ["25%", "50%", "100%"],
+  app3PublishFailure: ["25%", "50%", "100%"],
+  app4CacheFailure: ["25%", "50%", "100%"],
+  app1SlowMs: ["250ms", "1s", "2s"],
+  app2ConsumeDelayMs: ["100ms", "500ms", "1s"],
+};
 
 /** The faults each kind of backends can suffer (the embedded ones live inside the host). */
 export const FAULT_KINDS: Record<"embedded" | "real", readonly FaultKind[]> = {
-  embedded: ["host-sigkill", "host-sigterm", "otlp-refuse", "otlp-blackhole"],
+  embedded: ["host-sigkill", "host-sigterm", "otlp-refuse", "otlp-blackhole", "flag"],
   real: [
     "host-sigkill",
     "host-sigterm",
@@ -46,6 +58,7 @@ export const FAULT_KINDS: Record<"embedded" | "real", readonly FaultKind[]> = {
     "broker-freeze",
     "otlp-refuse",
     "otlp-blackhole",
+    "flag",
   ],
 };
 
@@ -55,6 +68,8 @@ export interface Fault {
   readonly atMs: number;
   /** Planned length; a host fault lasts until the host is ready again. */
   readonly forMs: number;
+  /** For a `flag` fault: which flag is switched to which variant (then back to off). */
+  readonly flag?: { readonly name: string; readonly variant: string };
 }
 
 /** Options of {@linkcode runChaos}. */
@@ -91,8 +106,11 @@ export interface ChaosReport {
   readonly statuses: Readonly<Record<string, number>>;
   readonly accepted: number;
   readonly landed: number;
+  /** Accepted, never landed, and not dead-lettered either. */
   readonly lost: number;
   readonly lostIds: readonly string[];
+  /** Accepted messages that went to a dead-letter topic instead of landing (a fault flag's doing). */
+  readonly deadLetteredAccepted: number;
   /** Extra runs of a sink's handler for a message it had handled already (absorbed by idempotency). */
   readonly redelivered: { readonly app2: number; readonly app4: number };
   /** Dead-lettered messages by function and error type. */
@@ -141,8 +159,15 @@ export function planFaults(
   while (true) {
     const kind = kinds[Math.floor(next() * kinds.length)];
     const forMs = kind.startsWith("host-") ? 0 : between(faultMs);
+    let flag: Fault["flag"];
+    if (kind === "flag") {
+      const names = Object.keys(FLAG_CHOICES);
+      const name = names[Math.floor(next() * names.length)];
+      const variants = FLAG_CHOICES[name];
+      flag = { name, variant: variants[Math.floor(next() * variants.length)] };
+    }
     if (at + forMs > last) break;
-    faults.push({ kind, atMs: at, forMs });
+    faults.push({ kind, atMs: at, forMs, ...(flag ? { flag } : {}) });
     at += forMs + between(gapMs) + (kind.startsWith("host-") ? 3000 : 0);
   }
   return faults;
@@ -170,6 +195,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     : await embeddedBackends();
   const receiver = await OtlpReceiver.start({ keep: false });
   const otlp = await TcpProxy.start({ hostname: "127.0.0.1", port: receiver.port });
+  // The fault flags, all off, in a file of the run's own that the host polls.
+  const flagsFile = `${backends.env.DATA_DIR}/flags.json`;
+  await Deno.copyFile(new URL("../flags.json", import.meta.url), flagsFile);
+  const quiet = { info() {}, warn() {}, error() {} };
+  const flags = await FlagSource.open(flagsFile, { log: quiet });
   const env = {
     ...HostProcess.ports(),
     ...backends.env,
@@ -180,6 +210,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     SHUTDOWN_TIMEOUT_MS: "15000",
     CONSOLE: "off",
     LOG_FORMAT: "json",
+    FLAGS_FILE: flagsFile,
   };
   const hosts: HostProcess[] = [];
   let host = await HostProcess.start(env);
@@ -198,6 +229,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       landing: { kind: "http", app3: host.urls.app3, app4: host.urls.app4 },
       landingTimeoutMs: 120_000,
       keepMessages: true,
+      // A dead-lettered message will not land; its dead letter is where it went.
+      settledElsewhere: (id) => deadLetters(hosts.flatMap((h) => h.lines)).ids.has(id),
     });
     const restart = async () => {
       await host.exited;
@@ -208,7 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(started + fault.atMs - Date.now());
       if (!running) break;
       const from = Date.now();
-      say(`${((from - started) / 1000).toFixed(1)} s: ${fault.kind}`);
+      say(`${((from - started) / 1000).toFixed(1)} s: ${describeFault(fault)}`);
       switch (fault.kind) {
         case "host-sigkill":
           host.kill("SIGKILL");
@@ -238,6 +271,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await otlp.cut(fault.kind === "otlp-refuse" ? "refuse" : "blackhole");
           heal.push(() => otlp.restore());
           break;
+        case "flag": {
+          const { name, variant } = fault.flag!;
+          await flags.setVariant(name, variant);
+          heal.push(async () => void await flags.setVariant(name, "off"));
+          break;
+        }
       }
       await sleep(from + fault.forMs - Date.now());
       for (const undo of heal.splice(0)) await undo();
@@ -248,8 +287,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const report = await load;
     running = false;
     const messages = report.messages ?? [];
-    const stall = longestStall(messages, windows);
     const lines = hosts.flatMap((h) => h.lines);
+    const dead = deadLetters(lines);
+    // A dead-lettered message stops waiting when it is dead-lettered.
+    const stall = longestStall(
+      messages.map((m) => dead.ids.has(m.id) ? { ...m, landedAt: dead.ids.get(m.id) } : m),
+      windows,
+    );
+    const unlanded = messages.filter((m) =>
+      typeof m.status === "number" && m.status >= 200 && m.status < 300 &&
+      m.landedAt === undefined
+    );
+    const lostIds = unlanded.filter((m) => !dead.ids.has(m.id)).map((m) => m.id);
     const longestWaitMs = Math.max(0, ...messages.map((m) => m.settledMs).filter(Number.isFinite));
     const overDeadline = messages.filter((m) => m.settledMs >= DEADLINE_MS).length;
     const result: Omit<ChaosReport, "passed"> = {
@@ -262,10 +311,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       statuses: report.statuses,
       accepted: report.accepted,
       landed: report.landed,
-      lost: report.lost,
-      lostIds: report.lostMessages.map((m) => m.id),
+      lost: lostIds.length,
+      lostIds: lostIds.slice(0, 20),
+      deadLetteredAccepted: unlanded.length - lostIds.length,
       redelivered: redelivered(lines),
-      deadLettered: deadLetters(lines),
+      deadLettered: dead.counts,
       longestStall: stall,
       longestWaitMs: Math.round(longestWaitMs),
       overDeadline,
@@ -287,22 +337,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // already gone
     }
     await host.exited;
+    flags.close();
     await otlp.stop();
     await receiver.stop();
     await backends.close();
   }
 }
 
-/** Dead letters by `function error_type`, from the host's log. */
-function deadLetters(lines: readonly string[]): Record<string, number> {
+/**
+ * Dead letters by `function error_type`, and when each message was dead-lettered (Unix ms, by
+ * message id), from the host's log.
+ */
+function deadLetters(
+  lines: readonly string[],
+): { counts: Record<string, number>; ids: Map<string, number> } {
   const counts: Record<string, number> = {};
+  const ids = new Map<string, number>();
   for (const line of lines) {
     if (!line.includes('"message":"message dead-lettered"')) continue;
     const record = JSON.parse(line);
     const key = `${record.function} ${record.error_type}`;
     counts[key] = (counts[key] ?? 0) + 1;
+    if (typeof record.message_id === "string") {
+      ids.set(record.message_id, Date.parse(record.time));
+    }
   }
-  return counts;
+  return { counts, ids };
 }
 
 /**
@@ -358,11 +418,17 @@ function uncovered(window: Window, cover: readonly Window[]): number {
   return window.to - window.from - covered;
 }
 
+/** A fault as words: its kind, and for a flag which one and how far. */
+export function describeFault(fault: Fault): string {
+  return fault.flag ? `flag ${fault.flag.name}=${fault.flag.variant}` : fault.kind;
+}
+
 /** The report as lines of text. */
 export function formatChaos(report: ChaosReport): string {
   const faults = Object.entries(
     report.faults.reduce<Record<string, number>>((counts, fault) => {
-      counts[fault.kind] = (counts[fault.kind] ?? 0) + 1;
+      const name = describeFault(fault);
+      counts[name] = (counts[name] ?? 0) + 1;
       return counts;
     }, {}),
   ).map(([kind, count]) => `${count}×${kind}`).join(", ");

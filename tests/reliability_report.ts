@@ -24,7 +24,7 @@ import { MAX_CONTENT_CHARS } from "../functions/_shared/message.ts";
 import { loadConfig } from "../runtime/config.ts";
 import { MAX_HEADER_BYTES } from "../runtime/http/server.ts";
 import { badRequests } from "./_bad_inputs.ts";
-import { type ChaosReport, formatChaos, RECOVERY_MS, runChaos } from "./_chaos.ts";
+import { type ChaosReport, describeFault, formatChaos, RECOVERY_MS, runChaos } from "./_chaos.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -164,7 +164,9 @@ lines.push(
   "`deno task chaos` (`tests/_chaos.ts`) sends messages at a steady rate, half on each path,",
   "while faults drawn from the seed hit the running flow: the host process killed (SIGKILL) or",
   "stopped (SIGTERM) and started again, PostgreSQL and Redis refusing connections or accepting",
-  "them and never answering, the broker frozen, the OTLP endpoint refusing or swallowing exports.",
+  "them and never answering, the broker frozen, the OTLP endpoint refusing or swallowing exports,",
+  "a fault flag switched on for a while (its failures are answered 5xx, or dead-lettered: those",
+  "are counted apart, not as lost).",
   "*Redelivered* counts handler runs for a message its function had already handled (the sinks",
   "are idempotent on the message id, so they absorb them). A *stall* is a time in which a",
   "Purchase partition had accepted messages waiting and none of them landed in Redis; the part",
@@ -185,21 +187,24 @@ row(
   "answers",
   "accepted",
   "landed",
+  "dead-lettered",
   "lost",
   "redelivered (app2, app4)",
-  "dead-lettered",
+  "dead letters by function and cause",
   "longest stall (ms)",
   "unexplained (ms), budget",
   "longest wait (ms)",
   "over deadline",
   "targets",
 );
-row(...Array(18).fill("---"));
+row(...Array(19).fill("---"));
 const counted = (record: Readonly<Record<string, number>>) =>
   Object.entries(record).map(([key, count]) => `${count}×${key}`).join(", ") || "none";
 for (const c of chaos) {
   const kinds: Record<string, number> = {};
-  for (const fault of c.faults) kinds[fault.kind] = (kinds[fault.kind] ?? 0) + 1;
+  for (const fault of c.faults) {
+    kinds[describeFault(fault)] = (kinds[describeFault(fault)] ?? 0) + 1;
+  }
   row(
     c.backends,
     c.seed,
@@ -211,6 +216,7 @@ for (const c of chaos) {
     counted(c.statuses),
     c.accepted,
     c.landed,
+    c.deadLetteredAccepted,
     c.lost,
     `${c.redelivered.app2}, ${c.redelivered.app4}`,
     counted(c.deadLettered),

@@ -365,6 +365,7 @@ async function deadLetter(
   const reason = error instanceof Error ? error.message.slice(0, 500) : String(error);
   ctx.log.error("message dead-lettered", {
     function: fn.name,
+    message_id: message.key ?? undefined,
     topic: fn.topic,
     partition: message.partition,
     offset: message.offset,
