@@ -22,7 +22,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { LogRecordEntry, MetricPoint, SpanRecord } from "./model.ts";
-import { decodeLogs, decodeMetrics, decodeTraces } from "./otlp_decode.ts";
+import { type Decoded, decodeLogs, decodeMetrics, decodeTraces } from "./otlp_decode.ts";
 import { otlpTypes } from "./otlp_schema.ts";
 
 /** Where ingest puts what it decoded (the console's store). */
@@ -143,6 +143,25 @@ function answer(
   return c.body(new Uint8Array(bytes).buffer, 200, { "Content-Type": PROTOBUF_TYPE });
 }
 
+/** Each signal's request and response types, and the response's count of rejected items. */
+const SIGNALS = {
+  traces: {
+    request: otlpTypes.traceRequest,
+    response: otlpTypes.traceResponse,
+    rejectedField: "rejectedSpans",
+  },
+  logs: {
+    request: otlpTypes.logsRequest,
+    response: otlpTypes.logsResponse,
+    rejectedField: "rejectedLogRecords",
+  },
+  metrics: {
+    request: otlpTypes.metricsRequest,
+    response: otlpTypes.metricsResponse,
+    rejectedField: "rejectedDataPoints",
+  },
+};
+
 /** The three ingest routes, feeding `sink`. */
 export function otlpRoutes(sink: ConsoleSink, maxBytes = DEFAULT_MAX_INGEST_BYTES): Hono {
   const app = new Hono();
@@ -150,31 +169,29 @@ export function otlpRoutes(sink: ConsoleSink, maxBytes = DEFAULT_MAX_INGEST_BYTE
     if (error instanceof IngestError) return c.json({ error: error.message }, error.status);
     throw error;
   });
-  app.post("/v1/traces", async (c) => {
-    const { bytes, json } = await readBody(c, maxBytes);
-    const request = decode(bytes, json, otlpTypes.traceRequest);
-    const { spans, rejected, error } = wrap(() => decodeTraces(request));
-    for (const span of spans) sink.addSpan(span);
-    return answer(c, json, otlpTypes.traceResponse, "rejectedSpans", rejected, error);
-  });
-  app.post("/v1/logs", async (c) => {
-    const { bytes, json } = await readBody(c, maxBytes);
-    const request = decode(bytes, json, otlpTypes.logsRequest);
-    const { logs, rejected, error } = wrap(() => decodeLogs(request));
-    for (const record of logs) sink.addLog(record);
-    return answer(c, json, otlpTypes.logsResponse, "rejectedLogRecords", rejected, error);
-  });
-  app.post("/v1/metrics", async (c) => {
-    const { bytes, json } = await readBody(c, maxBytes);
-    const request = decode(bytes, json, otlpTypes.metricsRequest);
-    const { points, rejected, error } = wrap(() => decodeMetrics(request));
+  /** A signal's route: decode, keep, answer with what was rejected. */
+  const route = <T>(
+    signal: keyof typeof SIGNALS,
+    decodeRequest: (request: unknown) => Decoded<T>,
+    keep: (items: T[]) => void,
+  ) => {
+    const { request: requestType, response, rejectedField } = SIGNALS[signal];
+    const path = `/v1/${signal}`;
+    app.post(path, async (c) => {
+      const { bytes, json } = await readBody(c, maxBytes);
+      const request = decode(bytes, json, requestType);
+      const { items, rejected, error } = wrap(() => decodeRequest(request));
+      keep(items);
+      return answer(c, json, response, rejectedField, rejected, error);
+    });
+    app.all(path, (c) => c.json({ error: `${path} takes POST` }, 405, { Allow: "POST" }));
+  };
+  route("traces", decodeTraces, (spans) => spans.forEach((span) => sink.addSpan(span)));
+  route("logs", decodeLogs, (logs) => logs.forEach((record) => sink.addLog(record)));
+  route("metrics", decodeMetrics, (points) => {
     sink.addMetricPoints(points.filter((p) => !p.delta).map((p) => p.point));
     sink.addMetricPoints(points.filter((p) => p.delta).map((p) => p.point), { delta: true });
-    return answer(c, json, otlpTypes.metricsResponse, "rejectedDataPoints", rejected, error);
   });
-  for (const path of ["/v1/traces", "/v1/logs", "/v1/metrics"]) {
-    app.all(path, (c) => c.json({ error: `${path} takes POST` }, 405, { Allow: "POST" }));
-  }
   return app;
 }
 

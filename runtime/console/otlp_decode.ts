@@ -169,68 +169,106 @@ function serviceOf(resource: Attributes): string {
   return typeof name === "string" && name !== "" ? name : "unknown_service";
 }
 
-/** An ExportTraceServiceRequest (decoded protobuf or parsed JSON) as span records. */
-export function decodeTraces(
+/** What a request decoded to: its items, and how many were rejected (with the first reason). */
+export interface Decoded<T> {
+  readonly items: T[];
+  readonly rejected: number;
+  readonly error?: string;
+}
+
+/** Each signal's request: its resource, scope and item lists. */
+const LEVELS = {
+  traces: ["resourceSpans", "scopeSpans", "spans"],
+  logs: ["resourceLogs", "scopeLogs", "logRecords"],
+  metrics: ["resourceMetrics", "scopeMetrics", "metrics"],
+} as const;
+
+/** Where an item was found: its resource (and service) and its instrumentation scope. */
+interface Origin {
+  readonly resource: Attributes;
+  readonly service: string;
+  readonly scope: Message;
+}
+
+/**
+ * Walks a request's resources, scopes and items; `decode` makes each item a record, or says why
+ * it is rejected.
+ */
+function walk<T>(
   request: Message,
-): { spans: SpanRecord[]; rejected: number; error?: string } {
+  signal: keyof typeof LEVELS,
+  decode: (item: Message, origin: Origin) => T | string,
+): Decoded<T> {
   if (!request || typeof request !== "object" || Array.isArray(request)) {
-    throw new TypeError("not an OTLP traces request");
+    throw new TypeError(`not an OTLP ${signal} request`);
   }
-  const spans: SpanRecord[] = [];
+  const [resources, scopes, itemsKey] = LEVELS[signal];
+  const items: T[] = [];
   let rejected = 0;
   let error: string | undefined;
-  for (const resourceSpans of list(request.resourceSpans)) {
-    const resource = attributes(resourceSpans?.resource?.attributes);
+  for (const group of list(request[resources])) {
+    const resource = attributes(group?.resource?.attributes);
     const service = serviceOf(resource);
-    for (const scopeSpans of list(resourceSpans?.scopeSpans)) {
-      const scope = scopeSpans?.scope?.name
-        ? {
-          name: String(scopeSpans.scope.name),
-          ...(scopeSpans.scope.version ? { version: String(scopeSpans.scope.version) } : {}),
-        }
-        : undefined;
-      for (const span of list(scopeSpans?.spans)) {
-        const traceId = toHexId(span?.traceId, 16);
-        const spanId = toHexId(span?.spanId, 8);
-        const parentSpanId = toHexId(span?.parentSpanId, 8);
-        if (!traceId || !spanId || parentSpanId === null) {
+    for (const scoped of list(group?.[scopes])) {
+      const origin = { resource, service, scope: scoped?.scope };
+      for (const item of list(scoped?.[itemsKey])) {
+        const decoded = decode(item, origin);
+        if (typeof decoded !== "string") items.push(decoded);
+        else {
           rejected++;
-          error ??= "spans need a 16-byte traceId and an 8-byte spanId (hex or base64)";
-          continue;
+          error ??= decoded;
         }
-        const start = nanosToMs(span.startTimeUnixNano);
-        const message = span.status?.message;
-        spans.push({
-          traceId,
-          spanId,
-          ...(parentSpanId ? { parentSpanId } : {}),
-          service,
-          name: String(span.name ?? ""),
-          kind: spanKind(span.kind),
-          start,
-          durationMs: Math.max(0, nanosBetweenMs(span.startTimeUnixNano, span.endTimeUnixNano)),
-          status: statusCode(span.status?.code),
-          ...(message ? { statusMessage: String(message) } : {}),
-          attributes: attributes(span.attributes),
-          events: list(span.events).map((event) => ({
-            time: nanosToMs(event?.timeUnixNano),
-            name: String(event?.name ?? ""),
-            attributes: attributes(event?.attributes),
-          })),
-          links: list(span.links).flatMap((link) => {
-            const linkTrace = toHexId(link?.traceId, 16);
-            const linkSpan = toHexId(link?.spanId, 8);
-            return linkTrace && linkSpan
-              ? [{ traceId: linkTrace, spanId: linkSpan, attributes: attributes(link.attributes) }]
-              : [];
-          }),
-          resource,
-          ...(scope ? { scope } : {}),
-        });
       }
     }
   }
-  return { spans, rejected, error };
+  return { items, rejected, error };
+}
+
+/** An ExportTraceServiceRequest (decoded protobuf or parsed JSON) as span records. */
+export function decodeTraces(request: Message): Decoded<SpanRecord> {
+  return walk(request, "traces", (span, { resource, service, scope }) => {
+    const traceId = toHexId(span?.traceId, 16);
+    const spanId = toHexId(span?.spanId, 8);
+    const parentSpanId = toHexId(span?.parentSpanId, 8);
+    if (!traceId || !spanId || parentSpanId === null) {
+      return "spans need a 16-byte traceId and an 8-byte spanId (hex or base64)";
+    }
+    const message = span.status?.message;
+    return {
+      traceId,
+      spanId,
+      ...(parentSpanId ? { parentSpanId } : {}),
+      service,
+      name: String(span.name ?? ""),
+      kind: spanKind(span.kind),
+      start: nanosToMs(span.startTimeUnixNano),
+      durationMs: Math.max(0, nanosBetweenMs(span.startTimeUnixNano, span.endTimeUnixNano)),
+      status: statusCode(span.status?.code),
+      ...(message ? { statusMessage: String(message) } : {}),
+      attributes: attributes(span.attributes),
+      events: list(span.events).map((event) => ({
+        time: nanosToMs(event?.timeUnixNano),
+        name: String(event?.name ?? ""),
+        attributes: attributes(event?.attributes),
+      })),
+      links: list(span.links).flatMap((link) => {
+        const linkTrace = toHexId(link?.traceId, 16);
+        const linkSpan = toHexId(link?.spanId, 8);
+        return linkTrace && linkSpan
+          ? [{ traceId: linkTrace, spanId: linkSpan, attributes: attributes(link.attributes) }]
+          : [];
+      }),
+      resource,
+      ...(scope?.name
+        ? {
+          scope: {
+            name: String(scope.name),
+            ...(scope.version ? { version: String(scope.version) } : {}),
+          },
+        }
+        : {}),
+    };
+  });
 }
 
 /** OTLP severity numbers 1-24, four per level. */
@@ -261,46 +299,29 @@ function severity(number: unknown, text: unknown): Severity {
 }
 
 /** An ExportLogsServiceRequest as log records. */
-export function decodeLogs(
-  request: Message,
-): { logs: LogRecordEntry[]; rejected: number; error?: string } {
-  if (!request || typeof request !== "object" || Array.isArray(request)) {
-    throw new TypeError("not an OTLP logs request");
-  }
-  const logs: LogRecordEntry[] = [];
-  let rejected = 0;
-  let error: string | undefined;
-  for (const resourceLogs of list(request.resourceLogs)) {
-    const service = serviceOf(attributes(resourceLogs?.resource?.attributes));
-    for (const scopeLogs of list(resourceLogs?.scopeLogs)) {
-      for (const record of list(scopeLogs?.logRecords)) {
-        const traceId = toHexId(record?.traceId, 16);
-        const spanId = toHexId(record?.spanId, 8);
-        if (traceId === null || spanId === null) {
-          rejected++;
-          error ??= "log records' traceId must be 16 bytes and spanId 8 bytes (hex or base64)";
-          continue;
-        }
-        const time = nanosToMs(record.timeUnixNano) || nanosToMs(record.observedTimeUnixNano);
-        const body = record.body === undefined || record.body === null ? "" : anyValue(record.body);
-        const attrs = attributes(record.attributes);
-        logs.push({
-          time: time || Date.now(),
-          service,
-          severity: severity(record.severityNumber, record.severityText),
-          body: typeof body === "string"
-            ? body
-            : body === null
-            ? (record.eventName ? String(record.eventName) : "")
-            : JSON.stringify(body),
-          ...(traceId ? { traceId } : {}),
-          ...(spanId ? { spanId } : {}),
-          attributes: attrs,
-        });
-      }
+export function decodeLogs(request: Message): Decoded<LogRecordEntry> {
+  return walk(request, "logs", (record, { service }) => {
+    const traceId = toHexId(record?.traceId, 16);
+    const spanId = toHexId(record?.spanId, 8);
+    if (traceId === null || spanId === null) {
+      return "log records' traceId must be 16 bytes and spanId 8 bytes (hex or base64)";
     }
-  }
-  return { logs, rejected, error };
+    const time = nanosToMs(record.timeUnixNano) || nanosToMs(record.observedTimeUnixNano);
+    const body = record.body === undefined || record.body === null ? "" : anyValue(record.body);
+    return {
+      time: time || Date.now(),
+      service,
+      severity: severity(record.severityNumber, record.severityText),
+      body: typeof body === "string"
+        ? body
+        : body === null
+        ? (record.eventName ? String(record.eventName) : "")
+        : JSON.stringify(body),
+      ...(traceId ? { traceId } : {}),
+      ...(spanId ? { spanId } : {}),
+      attributes: attributes(record.attributes),
+    };
+  });
 }
 
 function labels(list: Message): Record<string, string> {
@@ -325,86 +346,61 @@ function temporality(value: unknown): number {
   return toNumber(value);
 }
 
-/** An ExportMetricsServiceRequest as metric points. */
-export function decodeMetrics(
-  request: Message,
-): { points: DecodedPoint[]; rejected: number; error?: string } {
-  if (!request || typeof request !== "object" || Array.isArray(request)) {
-    throw new TypeError("not an OTLP metrics request");
-  }
-  const points: DecodedPoint[] = [];
-  let rejected = 0;
-  let error: string | undefined;
-  for (const resourceMetrics of list(request.resourceMetrics)) {
-    const service = serviceOf(attributes(resourceMetrics?.resource?.attributes));
-    for (const scopeMetrics of list(resourceMetrics?.scopeMetrics)) {
-      for (const metric of list(scopeMetrics?.metrics)) {
-        const name = String(metric?.name ?? "");
-        if (name === "") {
-          rejected++;
-          error ??= "metrics need a name";
-          continue;
-        }
-        const unit = metric.unit ? String(metric.unit) : undefined;
-        const base = { service, name, ...(unit ? { unit } : {}) };
-        if (metric.gauge) {
-          for (const p of list(metric.gauge.dataPoints)) {
-            points.push({ point: numberPoint(base, "gauge", p), delta: false });
-          }
-        } else if (metric.sum) {
-          const kind = metric.sum.isMonotonic ? "counter" : "gauge";
-          const delta = temporality(metric.sum.aggregationTemporality) === DELTA;
-          for (const p of list(metric.sum.dataPoints)) {
-            points.push({ point: numberPoint(base, kind, p), delta });
-          }
-        } else if (metric.histogram) {
-          const delta = temporality(metric.histogram.aggregationTemporality) === DELTA;
-          for (const p of list(metric.histogram.dataPoints)) {
-            const bounds = list(p.explicitBounds).map(Number);
-            const counts = list(p.bucketCounts).map(toNumber);
-            let cumulative = 0;
-            const buckets = bounds.map((le, i) => ({ le, count: cumulative += counts[i] ?? 0 }));
-            points.push({
-              point: {
-                ...base,
-                time: nanosToMs(p.timeUnixNano),
-                kind: "histogram",
-                labels: labels(p.attributes),
-                count: toNumber(p.count),
-                sum: Number(p.sum ?? 0),
-                buckets,
-              },
-              delta,
-            });
-          }
-        } else if (metric.exponentialHistogram || metric.summary) {
-          const data = metric.exponentialHistogram ?? metric.summary;
-          const delta = temporality(data.aggregationTemporality) === DELTA;
-          for (const p of list(data.dataPoints)) {
-            points.push({
-              point: {
-                ...base,
-                time: nanosToMs(p.timeUnixNano),
-                kind: "histogram",
-                labels: labels(p.attributes),
-                count: toNumber(p.count),
-                sum: Number(p.sum ?? 0),
-              },
-              delta,
-            });
-          }
-        }
+/**
+ * An ExportMetricsServiceRequest as metric points; a metric without a name is rejected whole.
+ * Exponential histograms and summaries keep their count and sum, not their buckets.
+ */
+export function decodeMetrics(request: Message): Decoded<DecodedPoint> {
+  const { items, ...counts } = walk(
+    request,
+    "metrics",
+    (metric, { service }): DecodedPoint[] | string => {
+      const name = String(metric?.name ?? "");
+      if (name === "") return "metrics need a name";
+      const unit = metric.unit ? String(metric.unit) : undefined;
+      const base = { service, name, ...(unit ? { unit } : {}) };
+      const data = metric.gauge ?? metric.sum ?? metric.histogram ?? metric.exponentialHistogram ??
+        metric.summary;
+      if (!data) return [];
+      const delta = data !== metric.gauge && temporality(data.aggregationTemporality) === DELTA;
+      if (data === metric.gauge || data === metric.sum) {
+        const kind = data === metric.sum && data.isMonotonic ? "counter" : "gauge";
+        return list(data.dataPoints).map((p) => ({ point: numberPoint(base, kind, p), delta }));
       }
-    }
-  }
-  return { points, rejected, error };
+      const buckets = data === metric.histogram;
+      return list(data.dataPoints).map((p) => ({ point: histogramPoint(base, p, buckets), delta }));
+    },
+  );
+  return { items: items.flat(), ...counts };
 }
 
+type PointBase = { service: string; name: string; unit?: string };
+
 function numberPoint(
-  base: { service: string; name: string; unit?: string },
+  base: PointBase,
   kind: MetricPoint["kind"],
   p: Message,
 ): MetricPoint {
   const value = p && hasOwn(p, "asInt") ? toNumber(p.asInt) : Number(p?.asDouble ?? 0);
   return { ...base, time: nanosToMs(p?.timeUnixNano), kind, labels: labels(p?.attributes), value };
+}
+
+/** A histogram point; the buckets (cumulative, as the console keeps them) of explicit ones only. */
+function histogramPoint(base: PointBase, p: Message, withBuckets: boolean): MetricPoint {
+  const point = {
+    ...base,
+    time: nanosToMs(p.timeUnixNano),
+    kind: "histogram" as const,
+    labels: labels(p.attributes),
+    count: toNumber(p.count),
+    sum: Number(p.sum ?? 0),
+  };
+  if (!withBuckets) return point;
+  const counts = list(p.bucketCounts).map(toNumber);
+  let cumulative = 0;
+  const buckets = list(p.explicitBounds).map((le, i) => ({
+    le: Number(le),
+    count: cumulative += counts[i] ?? 0,
+  }));
+  return { ...point, buckets };
 }
