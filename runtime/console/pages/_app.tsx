@@ -10,10 +10,16 @@ import type { ConsoleReader } from "../model.ts";
 import { Layout, type LayoutProps, Stats } from "./_layout.tsx";
 import { FunctionsView } from "./functions.tsx";
 import { GraphView } from "./graph.tsx";
-import { logFilterFromQuery, LogFilters, LogList } from "./logs.tsx";
+import { LOG_FILTER_FIELDS, logFilterFromQuery, LogFilters, LogList } from "./logs.tsx";
 import { MetricsView } from "./metrics.tsx";
 import { TraceMissing, TraceView } from "./trace.tsx";
-import { knownServices, traceFilterFromQuery, TraceFilters, TraceList } from "./traces.tsx";
+import {
+  knownServices,
+  TRACE_FILTER_FIELDS,
+  traceFilterFromQuery,
+  TraceFilters,
+  TraceList,
+} from "./traces.tsx";
 
 /** Options of {@linkcode createConsolePages}. */
 export interface PagesOptions {
@@ -102,7 +108,7 @@ export function createConsolePages(reader: ConsoleReader, options: PagesOptions 
     const query = new URL(c.req.url).searchParams;
     const { filter, problems } = traceFilterFromQuery(query);
     const traces = reader.traces(filter);
-    const filtered = ["service", "name", "error", "minMs", "attr"].some((name) => query.get(name));
+    const filtered = TRACE_FILTER_FIELDS.some((name) => query.get(name));
     const services = knownServices(
       reader,
       reader.graph().nodes.filter((node) => node.type === "service").map((node) => node.id),
@@ -146,7 +152,7 @@ export function createConsolePages(reader: ConsoleReader, options: PagesOptions 
     const query = new URL(c.req.url).searchParams;
     const { filter, problems } = logFilterFromQuery(query);
     const logs = reader.logs(filter);
-    const filtered = ["service", "severity", "q", "traceId"].some((name) => query.get(name));
+    const filtered = LOG_FILTER_FIELDS.some((name) => query.get(name));
     const services = knownServices(reader, []);
     return render(c, {
       page: "logs",

@@ -4,21 +4,25 @@
  * @module
  */
 import { type LogFilter, type LogRecordEntry, SEVERITIES, type Severity } from "../model.ts";
+import { FilterForm, filterQuery } from "./_filters.tsx";
 import { Empty } from "./_layout.tsx";
 import { LogTable } from "./trace.tsx";
 
 /** Records the page shows when the URL names no limit. */
 export const DEFAULT_LOG_LIMIT = 200;
 
+/** The URL parameters that filter the list. */
+export const LOG_FILTER_FIELDS = ["service", "severity", "q", "traceId"];
+
 /** The filter a Logs URL names; invalid values are reported, not guessed. */
 export function logFilterFromQuery(
   query: URLSearchParams,
 ): { filter: LogFilter; problems: string[] } {
-  const problems: string[] = [];
-  const text = (name: string) => query.get(name)?.trim() || undefined;
-  const filter: { -readonly [K in keyof LogFilter]: LogFilter[K] } = { limit: DEFAULT_LOG_LIMIT };
-  filter.service = text("service");
-  filter.q = text("q");
+  const { problems, text, limit } = filterQuery(query);
+  const filter: { -readonly [K in keyof LogFilter]: LogFilter[K] } = {
+    service: text("service"),
+    q: text("q"),
+  };
   const traceId = text("traceId");
   if (traceId !== undefined) {
     if (/^[0-9a-f]{32}$/i.test(traceId)) filter.traceId = traceId.toLowerCase();
@@ -30,12 +34,7 @@ export function logFilterFromQuery(
       filter.severity = severity as Severity;
     } else problems.push(`severity "${severity}" is not one of ${SEVERITIES.join(", ")}`);
   }
-  const limit = text("limit");
-  if (limit !== undefined) {
-    const value = Number(limit);
-    if (Number.isInteger(value) && value > 0 && value <= 10_000) filter.limit = value;
-    else problems.push(`limit "${limit}" is not a whole number from 1 to 10000`);
-  }
+  filter.limit = limit(DEFAULT_LOG_LIMIT);
   return { filter, problems };
 }
 
@@ -44,18 +43,13 @@ export function LogFilters(
   props: { query: URLSearchParams; services: readonly string[]; problems: readonly string[] },
 ) {
   const q = (name: string) => props.query.get(name) ?? "";
-  const active = ["service", "severity", "q", "traceId"].some((name) => q(name) !== "");
   return (
-    <form class="filters" method="get" action="/logs" role="search" aria-label="filter logs">
-      <label>
-        <span>Service</span>
-        <select name="service">
-          <option value="">any</option>
-          {props.services.map((service) => (
-            <option value={service} selected={service === q("service")}>{service}</option>
-          ))}
-        </select>
-      </label>
+    <FilterForm
+      {...props}
+      action="/logs"
+      label="filter logs"
+      fields={LOG_FILTER_FIELDS}
+    >
       <label>
         <span>Level</span>
         <select name="severity">
@@ -81,12 +75,7 @@ export function LogFilters(
         <span>Trace id</span>
         <input name="traceId" value={q("traceId")} placeholder="32 hex digits" size={20} />
       </label>
-      <button type="submit">Filter</button>
-      {active ? <a class="clear" href="/logs">Clear</a> : null}
-      {props.problems.length > 0
-        ? <p class="problems" role="alert">{props.problems.join("; ")}</p>
-        : null}
-    </form>
+    </FilterForm>
   );
 }
 

@@ -5,25 +5,30 @@
  */
 import type { ConsoleReader, TraceFilter, TraceListItem } from "../model.ts";
 import { formatDuration } from "./_format.ts";
+import { FilterForm, filterQuery } from "./_filters.tsx";
 import { Empty } from "./_layout.tsx";
 import { Duration, ServiceChip, Time, traceHref } from "./_parts.tsx";
 
 /** Rows the page shows when the URL names no limit. */
 export const DEFAULT_TRACE_LIMIT = 100;
 
+/** The URL parameters that filter the list. */
+export const TRACE_FILTER_FIELDS = ["service", "name", "error", "minMs", "attr"];
+
+/** What "errors only" accepts as on. */
+const YES = ["1", "true", "on", "yes"];
+
 /** The filter a Traces URL names; invalid values are reported, not guessed. */
 export function traceFilterFromQuery(
   query: URLSearchParams,
 ): { filter: TraceFilter; problems: string[] } {
-  const problems: string[] = [];
-  const text = (name: string) => query.get(name)?.trim() || undefined;
-  const filter: {
-    -readonly [K in keyof TraceFilter]: TraceFilter[K];
-  } = { limit: DEFAULT_TRACE_LIMIT };
-  filter.service = text("service");
-  filter.name = text("name");
+  const { problems, text, limit } = filterQuery(query);
+  const filter: { -readonly [K in keyof TraceFilter]: TraceFilter[K] } = {
+    service: text("service"),
+    name: text("name"),
+  };
   const error = text("error");
-  if (error !== undefined) filter.error = ["1", "true", "on", "yes"].includes(error);
+  if (error !== undefined) filter.error = YES.includes(error);
   const minMs = text("minMs");
   if (minMs !== undefined) {
     const value = Number(minMs);
@@ -36,12 +41,7 @@ export function traceFilterFromQuery(
     if (at > 0) filter.attr = { key: attr.slice(0, at).trim(), value: attr.slice(at + 1).trim() };
     else problems.push(`attribute "${attr}" is not key:value`);
   }
-  const limit = text("limit");
-  if (limit !== undefined) {
-    const value = Number(limit);
-    if (Number.isInteger(value) && value > 0 && value <= 10_000) filter.limit = value;
-    else problems.push(`limit "${limit}" is not a whole number from 1 to 10000`);
-  }
+  filter.limit = limit(DEFAULT_TRACE_LIMIT);
   return { filter, problems };
 }
 
@@ -50,19 +50,13 @@ export function TraceFilters(
   props: { query: URLSearchParams; services: readonly string[]; problems: readonly string[] },
 ) {
   const q = (name: string) => props.query.get(name) ?? "";
-  const error = ["1", "true", "on", "yes"].includes(q("error"));
-  const active = ["service", "name", "error", "minMs", "attr"].some((name) => q(name) !== "");
   return (
-    <form class="filters" method="get" action="/" role="search" aria-label="filter traces">
-      <label>
-        <span>Service</span>
-        <select name="service">
-          <option value="">any</option>
-          {props.services.map((service) => (
-            <option value={service} selected={service === q("service")}>{service}</option>
-          ))}
-        </select>
-      </label>
+    <FilterForm
+      {...props}
+      action="/"
+      label="filter traces"
+      fields={TRACE_FILTER_FIELDS}
+    >
       <label>
         <span>Span name</span>
         <input name="name" value={q("name")} placeholder="e.g. process Purchase" size={18} />
@@ -89,19 +83,10 @@ export function TraceFilters(
         />
       </label>
       <label class="checkbox">
-        <input type="checkbox" name="error" value="1" checked={error} />
+        <input type="checkbox" name="error" value="1" checked={YES.includes(q("error"))} />
         <span>Errors only</span>
       </label>
-      <button type="submit">Filter</button>
-      {active ? <a class="clear" href="/">Clear</a> : null}
-      {props.problems.length > 0
-        ? (
-          <p class="problems" role="alert">
-            {props.problems.join("; ")}
-          </p>
-        )
-        : null}
-    </form>
+    </FilterForm>
   );
 }
 
