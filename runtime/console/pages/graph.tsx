@@ -4,6 +4,7 @@
  * calls, errors and p95 latency, the flow reading left to right.
  * @module
  */
+import type { Child } from "hono/jsx";
 import type { ServiceGraph } from "../model.ts";
 import { formatCount, formatDuration, serviceColor } from "./_format.ts";
 import {
@@ -90,40 +91,32 @@ function EdgeTable(props: { graph: ServiceGraph; layout: GraphLayout }) {
 
 function Legend() {
   return (
-    <>
-      <ul class="legend" aria-label="legend">
-        <li>
-          <svg width="22" height="14" aria-hidden="true">
-            <rect x="1" y="1" width="20" height="12" rx="3" class="lg-service" />
-          </svg>
-          service
-        </li>
-        <li>
-          <svg width="22" height="16" aria-hidden="true">
-            <path d={cylinderPath(11, 8, 9, 7)} class="lg-db" />
-          </svg>
-          database
-        </li>
-        <li>
-          <svg width="22" height="14" aria-hidden="true">
-            <rect x="1" y="1" width="20" height="12" rx="6" class="lg-cache" />
-          </svg>
-          cache
-        </li>
-        <li>
-          <svg width="22" height="14" aria-hidden="true">
-            <path d={hexagonPath(11, 7, 10, 6)} class="lg-topic" />
-          </svg>
-          Kafka topic
-        </li>
-        <li>
-          <svg width="26" height="10" aria-hidden="true">
-            <path d="M1 5h24" class="lg-err" />
-          </svg>
-          edge with errors
-        </li>
-      </ul>
-    </>
+    <ul class="legend" aria-label="legend">
+      <LegendItem label="service" width={22} height={14}>
+        <rect x="1" y="1" width="20" height="12" rx="3" class="lg-service" />
+      </LegendItem>
+      <LegendItem label="database" width={22} height={16}>
+        <path d={cylinderPath(11, 8, 9, 7)} class="lg-db" />
+      </LegendItem>
+      <LegendItem label="cache" width={22} height={14}>
+        <rect x="1" y="1" width="20" height="12" rx="6" class="lg-cache" />
+      </LegendItem>
+      <LegendItem label="Kafka topic" width={22} height={14}>
+        <path d={hexagonPath(11, 7, 10, 6)} class="lg-topic" />
+      </LegendItem>
+      <LegendItem label="edge with errors" width={26} height={10}>
+        <path d="M1 5h24" class="lg-err" />
+      </LegendItem>
+    </ul>
+  );
+}
+
+function LegendItem(props: { label: string; width: number; height: number; children: Child }) {
+  return (
+    <li>
+      <svg width={props.width} height={props.height} aria-hidden="true">{props.children}</svg>
+      {props.label}
+    </li>
   );
 }
 

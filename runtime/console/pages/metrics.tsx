@@ -36,6 +36,21 @@ export function Spark(
         } ${y(value, maxLine).toFixed(1)}`
     ).join("")
     : undefined;
+  // The bars ("b") and the error bars ("e") drawn over them, on one scale.
+  const bars = (values: readonly number[], kind: "b" | "e") =>
+    values.map((value, i) =>
+      value > 0
+        ? (
+          <rect
+            class={kind}
+            x={(i * step + 0.5).toFixed(1)}
+            y={y(value, maxBar).toFixed(1)}
+            width={Math.max(1, step - 1).toFixed(1)}
+            height={(height - 1 - y(value, maxBar)).toFixed(1)}
+          />
+        )
+        : null
+    );
   return (
     <svg
       class="spark"
@@ -48,32 +63,8 @@ export function Spark(
     >
       <title>{props.label}</title>
       <path class="base" d={`M0 ${height - 0.5}H${width}`} />
-      {props.bars.map((value, i) =>
-        value > 0
-          ? (
-            <rect
-              class="b"
-              x={(i * step + 0.5).toFixed(1)}
-              y={y(value, maxBar).toFixed(1)}
-              width={Math.max(1, step - 1).toFixed(1)}
-              height={(height - 1 - y(value, maxBar)).toFixed(1)}
-            />
-          )
-          : null
-      )}
-      {(props.errors ?? []).map((value, i) =>
-        value > 0
-          ? (
-            <rect
-              class="e"
-              x={(i * step + 0.5).toFixed(1)}
-              y={y(value, maxBar).toFixed(1)}
-              width={Math.max(1, step - 1).toFixed(1)}
-              height={(height - 1 - y(value, maxBar)).toFixed(1)}
-            />
-          )
-          : null
-      )}
+      {bars(props.bars, "b")}
+      {bars(props.errors ?? [], "e")}
       {line ? <path class="l" d={line} /> : null}
     </svg>
   );

@@ -4,6 +4,7 @@
  * process), span details on selection, and the trace's log records in time order.
  * @module
  */
+import type { Child } from "hono/jsx";
 import type { LogRecordEntry, SpanRecord, TraceDetail } from "../model.ts";
 import { formatDuration, niceTicks, serviceColor } from "./_format.ts";
 import { Empty } from "./_layout.tsx";
@@ -34,36 +35,22 @@ export function TraceView(props: { trace: TraceDetail; selected?: string }) {
           <span class="name">{root?.name ?? "trace"}</span>
         </h1>
         <dl class="facts">
-          <div>
-            <dt>Trace</dt>
-            <dd>
-              <code class="copy" title="trace id">{trace.traceId}</code>
-            </dd>
-          </div>
-          <div>
-            <dt>Started</dt>
-            <dd>
-              <Time ms={waterfall.start} full />
-            </dd>
-          </div>
-          <div>
-            <dt>Spans</dt>
-            <dd>{trace.summary.spanCount}</dd>
-          </div>
-          <div>
-            <dt>Services</dt>
-            <dd>{trace.summary.services.map((service) => <ServiceChip service={service} />)}</dd>
-          </div>
-          <div>
-            <dt>Errors</dt>
-            <dd class={trace.summary.errors > 0 ? "bad" : undefined}>{trace.summary.errors}</dd>
-          </div>
-          <div>
-            <dt>Logs</dt>
-            <dd>
-              <a href={`/logs?traceId=${trace.traceId}`}>{trace.logs.length}</a>
-            </dd>
-          </div>
+          <Fact term="Trace">
+            <code class="copy" title="trace id">{trace.traceId}</code>
+          </Fact>
+          <Fact term="Started">
+            <Time ms={waterfall.start} full />
+          </Fact>
+          <Fact term="Spans">{trace.summary.spanCount}</Fact>
+          <Fact term="Services">
+            {trace.summary.services.map((service) => <ServiceChip service={service} />)}
+          </Fact>
+          <Fact term="Errors" class={trace.summary.errors > 0 ? "bad" : undefined}>
+            {trace.summary.errors}
+          </Fact>
+          <Fact term="Logs">
+            <a href={`/logs?traceId=${trace.traceId}`}>{trace.logs.length}</a>
+          </Fact>
         </dl>
       </div>
       <Summary trace={trace} />
@@ -350,62 +337,41 @@ export function SpanDetail(
         <a class="permalink small" href={traceHref(span.traceId, span.spanId)}>link to this span</a>
       </div>
       <dl class="facts small">
-        <div>
-          <dt>Span</dt>
-          <dd>
-            <code>{span.spanId}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Parent</dt>
-          <dd>
-            {span.parentSpanId
-              ? (
-                <a href={`#span-${span.parentSpanId}`} data-select={span.parentSpanId}>
-                  <code>{span.parentSpanId}</code>
-                </a>
-              )
-              : "root"}
-          </dd>
-        </div>
-        <div>
-          <dt>Start</dt>
-          <dd>
-            <Time ms={span.start} />{" "}
-            <span class="muted">+{formatDuration(span.start - props.start)}</span>
-          </dd>
-        </div>
-        <div>
-          <dt>Duration</dt>
-          <dd>
-            <Duration ms={span.durationMs} />
-          </dd>
-        </div>
-        <div>
-          <dt>Self</dt>
-          <dd>
-            <Duration ms={props.row.selfMs} />
-          </dd>
-        </div>
+        <Fact term="Span">
+          <code>{span.spanId}</code>
+        </Fact>
+        <Fact term="Parent">
+          {span.parentSpanId
+            ? (
+              <a href={`#span-${span.parentSpanId}`} data-select={span.parentSpanId}>
+                <code>{span.parentSpanId}</code>
+              </a>
+            )
+            : "root"}
+        </Fact>
+        <Fact term="Start">
+          <Time ms={span.start} />{" "}
+          <span class="muted">+{formatDuration(span.start - props.start)}</span>
+        </Fact>
+        <Fact term="Duration">
+          <Duration ms={span.durationMs} />
+        </Fact>
+        <Fact term="Self">
+          <Duration ms={props.row.selfMs} />
+        </Fact>
         {props.row.wait
           ? (
-            <div>
-              <dt>In topic</dt>
-              <dd>
-                <Duration ms={props.row.wait.ms} />
-              </dd>
-            </div>
+            <Fact term="In topic">
+              <Duration ms={props.row.wait.ms} />
+            </Fact>
           )
           : null}
         {span.scope
           ? (
-            <div>
-              <dt>Scope</dt>
-              <dd>
-                {span.scope.name}
-                {span.scope.version ? ` ${span.scope.version}` : ""}
-              </dd>
-            </div>
+            <Fact term="Scope">
+              {span.scope.name}
+              {span.scope.version ? ` ${span.scope.version}` : ""}
+            </Fact>
           )
           : null}
       </dl>
@@ -413,55 +379,43 @@ export function SpanDetail(
         <div>
           <h3>Attributes</h3>
           <AttributeTable attributes={span.attributes} />
-          {span.events.length > 0
-            ? (
-              <>
-                <h3>Events</h3>
-                <ul class="events">
-                  {span.events.map((event) => (
-                    <li>
-                      <span class="muted">+{formatDuration(event.time - span.start)}</span>{" "}
-                      <strong>{event.name}</strong>
-                      <AttributeTable attributes={event.attributes} />
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )
-            : null}
-          {span.links.length > 0
-            ? (
-              <>
-                <h3>Links</h3>
-                <ul class="links">
-                  {span.links.map((link) => (
-                    <li>
-                      <TraceLink
-                        traceId={link.traceId}
-                        spanId={link.spanId}
-                        label={`${link.traceId.slice(0, 8)} / ${link.spanId.slice(0, 8)}`}
-                      />
-                      <AttributeTable attributes={link.attributes} />
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )
-            : null}
-          {props.logs.length > 0
-            ? (
-              <>
-                <h3>Logs</h3>
-                <ul class="span-logs">
-                  {props.logs.map((log) => (
-                    <li class={`sev-${log.severity}`}>
-                      <Time ms={log.time} /> <span class="sev">{log.severity}</span> {log.body}
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )
-            : null}
+          <TitledList
+            title="Events"
+            class="events"
+            items={span.events}
+            item={(event) => (
+              <li>
+                <span class="muted">+{formatDuration(event.time - span.start)}</span>{" "}
+                <strong>{event.name}</strong>
+                <AttributeTable attributes={event.attributes} />
+              </li>
+            )}
+          />
+          <TitledList
+            title="Links"
+            class="links"
+            items={span.links}
+            item={(link) => (
+              <li>
+                <TraceLink
+                  traceId={link.traceId}
+                  spanId={link.spanId}
+                  label={`${link.traceId.slice(0, 8)} / ${link.spanId.slice(0, 8)}`}
+                />
+                <AttributeTable attributes={link.attributes} />
+              </li>
+            )}
+          />
+          <TitledList
+            title="Logs"
+            class="span-logs"
+            items={props.logs}
+            item={(log) => (
+              <li class={`sev-${log.severity}`}>
+                <Time ms={log.time} /> <span class="sev">{log.severity}</span> {log.body}
+              </li>
+            )}
+          />
         </div>
         <div>
           <h3>Resource</h3>
@@ -580,5 +534,28 @@ export function TraceMissing(props: { traceId: string }) {
       {" "}
       <a href="/">All traces</a>
     </Empty>
+  );
+}
+
+/** One term of a facts list. */
+function Fact(props: { term: string; class?: string; children?: Child }) {
+  return (
+    <div>
+      <dt>{props.term}</dt>
+      <dd class={props.class}>{props.children}</dd>
+    </div>
+  );
+}
+
+/** A titled list of a span's events, links or logs; nothing when there are none. */
+function TitledList<T>(
+  props: { title: string; class: string; items: readonly T[]; item: (item: T) => Child },
+) {
+  if (props.items.length === 0) return null;
+  return (
+    <>
+      <h3>{props.title}</h3>
+      <ul class={props.class}>{props.items.map(props.item)}</ul>
+    </>
   );
 }
