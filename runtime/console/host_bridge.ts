@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
-import { hostActions } from "./host_bridge.ts";
+ * import { hostActions } from "./host_bridge.ts";
  * const actions = hostActions([]);
  * await actions.invoke("app1", { method: "POST", path: "/Message" }).catch((e) => console.log(e.status)); // 404
  * ```
@@ -16,22 +16,13 @@ import { encodeHex } from "./_codec.ts";
 import { ActionError, type ConsoleActions } from "./app.ts";
 import type { FunctionInfo } from "./model.ts";
 
-/** A service the host runs, as the console sees it. */
-export interface HostedService {
-  readonly service: string;
+/** A service the host runs, as the console sees it: its triggers, and how to check and run it. */
+export interface HostedService extends Pick<FunctionInfo, "service" | "http" | "consumers"> {
   readonly url: string;
-  readonly http: readonly { readonly method: string; readonly path: string }[];
-  readonly consumers: readonly {
-    readonly name: string;
-    readonly topic: string;
-    readonly group: string;
-  }[];
-  readonly crons: readonly {
-    readonly name: string;
-    readonly schedule: string;
+  readonly crons: readonly (Omit<FunctionInfo["crons"][number], "nextRun"> & {
     nextRun(): Date | null;
     runNow(): { traceId: string } | undefined;
-  }[];
+  })[];
   /** Runs the service's readiness checks. */
   readiness?(): Promise<{ ready: boolean; checks: Record<string, string> }>;
 }
