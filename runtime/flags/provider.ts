@@ -22,7 +22,13 @@
  * ```
  * @module
  */
-import type { EvaluationContext, JsonValue, Logger, ResolutionDetails } from "@openfeature/core";
+import type {
+  EvaluationContext,
+  FlagValue,
+  FlagValueType,
+  Logger,
+  ResolutionDetails,
+} from "@openfeature/core";
 import { FlagdCore } from "@openfeature/flagd-core";
 import { OpenFeatureEventEmitter, type Provider, ProviderEvents } from "@openfeature/server-sdk";
 import type { FlagSource } from "./source.ts";
@@ -45,48 +51,20 @@ export class FlagdFileProvider implements Provider {
     );
   }
 
-  resolveBooleanEvaluation(
-    flagKey: string,
-    defaultValue: boolean,
-    context: EvaluationContext,
-    logger: Logger,
-  ): Promise<ResolutionDetails<boolean>> {
-    return Promise.resolve(
-      this.#core.resolveBooleanEvaluation(flagKey, defaultValue, context, logger),
-    );
-  }
+  readonly resolveBooleanEvaluation = this.#resolver("boolean");
+  readonly resolveStringEvaluation = this.#resolver("string");
+  readonly resolveNumberEvaluation = this.#resolver("number");
+  readonly resolveObjectEvaluation = this.#resolver("object");
 
-  resolveStringEvaluation(
-    flagKey: string,
-    defaultValue: string,
-    context: EvaluationContext,
-    logger: Logger,
-  ): Promise<ResolutionDetails<string>> {
-    return Promise.resolve(
-      this.#core.resolveStringEvaluation(flagKey, defaultValue, context, logger),
-    );
-  }
-
-  resolveNumberEvaluation(
-    flagKey: string,
-    defaultValue: number,
-    context: EvaluationContext,
-    logger: Logger,
-  ): Promise<ResolutionDetails<number>> {
-    return Promise.resolve(
-      this.#core.resolveNumberEvaluation(flagKey, defaultValue, context, logger),
-    );
-  }
-
-  resolveObjectEvaluation<T extends JsonValue>(
-    flagKey: string,
-    defaultValue: T,
-    context: EvaluationContext,
-    logger: Logger,
-  ): Promise<ResolutionDetails<T>> {
-    return Promise.resolve(
-      this.#core.resolveObjectEvaluation(flagKey, defaultValue, context, logger),
-    );
+  /** Evaluations of flags of `type`: flagd's core checks the variant's type against it. */
+  #resolver(type: FlagValueType) {
+    return <T extends FlagValue>(
+      flagKey: string,
+      defaultValue: T,
+      context: EvaluationContext,
+      logger: Logger,
+    ): Promise<ResolutionDetails<T>> =>
+      Promise.resolve(this.#core.resolve(type, flagKey, defaultValue, context, logger));
   }
 
   onClose(): Promise<void> {
