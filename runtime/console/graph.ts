@@ -63,18 +63,16 @@ export function buildGraph(traces: Iterable<readonly SpanRecord[]>): ServiceGrap
           edge(span.service, system, span, span.status === "error");
           break;
         }
-        case "producer": {
-          const topic = destination(span);
-          if (topic === undefined) break;
-          node(topic, "topic");
-          edge(span.service, topic, span, span.status === "error");
-          break;
-        }
+        case "producer":
         case "consumer": {
           const topic = destination(span);
           if (topic === undefined) break;
           node(topic, "topic");
-          edge(topic, span.service, span, span.status === "error");
+          // A producer sends into the topic, a consumer is fed from it.
+          const [source, target] = span.kind === "producer"
+            ? [span.service, topic]
+            : [topic, span.service];
+          edge(source, target, span, span.status === "error");
           break;
         }
       }

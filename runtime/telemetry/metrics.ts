@@ -406,29 +406,27 @@ function createProcessRegistry(): Registry {
       this.set((performance.now() - startedAt) / 1000);
     },
   });
-  const heapSpaces = () => v8.getHeapSpaceStatistics();
-  new Gauge({
-    name: "v8js_memory_heap_used_bytes",
-    help: "Heap Memory size allocated.",
-    labelNames: ["v8js_heap_space_name"],
-    registers,
-    collect() {
-      for (const space of heapSpaces()) {
-        this.set({ v8js_heap_space_name: space.space_name }, space.space_used_size);
-      }
-    },
-  });
-  new Gauge({
-    name: "v8js_memory_heap_space_size_bytes",
-    help: "Total heap memory size pre-allocated for a heap space.",
-    labelNames: ["v8js_heap_space_name"],
-    registers,
-    collect() {
-      for (const space of heapSpaces()) {
-        this.set({ v8js_heap_space_name: space.space_name }, space.space_size);
-      }
-    },
-  });
+  const heap = [
+    ["v8js_memory_heap_used_bytes", "Heap Memory size allocated.", "space_used_size"],
+    [
+      "v8js_memory_heap_space_size_bytes",
+      "Total heap memory size pre-allocated for a heap space.",
+      "space_size",
+    ],
+  ] as const;
+  for (const [name, help, field] of heap) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["v8js_heap_space_name"],
+      registers,
+      collect() {
+        for (const space of v8.getHeapSpaceStatistics()) {
+          this.set({ v8js_heap_space_name: space.space_name }, space[field]);
+        }
+      },
+    });
+  }
   const delays = new EventLoopDelay();
   const percentiles: Array<[string, string, (snapshot: DelaySnapshot) => number]> = [
     ["p50", "The 50th percentile of the event loop delay.", (s) => s.p50],
