@@ -39,6 +39,7 @@ interface Asset {
 const ASSET_FILES: Record<string, string> = {
   "console.css": "text/css; charset=utf-8",
   "console.js": "text/javascript; charset=utf-8",
+  "format.js": "text/javascript; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
 

@@ -75,7 +75,7 @@ export function Layout(props: LayoutProps) {
         <title>{props.title} · console</title>
         <link rel="icon" href={`/static/favicon.svg?v=${props.assets}`} type="image/svg+xml" />
         <link rel="stylesheet" href={`/static/console.css?v=${props.assets}`} />
-        <script src={`/static/console.js?v=${props.assets}`} defer></script>
+        <script type="module" src={`/static/console.js?v=${props.assets}`}></script>
       </head>
       <body data-page={props.page}>
         <a class="skip" href="#main">Skip to content</a>

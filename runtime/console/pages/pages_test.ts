@@ -32,7 +32,10 @@ Deno.test("every page is a full HTML document with the navigation and buffer sta
     }
     assert.match(html, /<b>12<\/b> traces/, `${path} shows the buffer stats`);
     assert.match(html, /aria-current="page"/);
-    assert.match(html, /<script src="\/static\/console\.js\?v=[0-9a-f]{12}" defer=""><\/script>/);
+    assert.match(
+      html,
+      /<script type="module" src="\/static\/console\.js\?v=[0-9a-f]{12}"><\/script>/,
+    );
   }
 });
 
@@ -239,6 +242,9 @@ Deno.test("static files: the script, stylesheet and icon, immutable when version
   assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
   assert.equal(js.headers.get("cache-control"), "no-cache");
   assert.match(js.html, /EventSource/);
+  const format = await get("/static/format.js");
+  assert.equal(format.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(format.html, /export function formatDuration/, "the module console.js imports");
   assert.equal((await get("/static/favicon.svg")).headers.get("content-type"), "image/svg+xml");
   const missing = await get("/static/nope.js");
   assert.equal(missing.status, 404);

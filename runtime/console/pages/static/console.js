@@ -1,53 +1,29 @@
 // The console's one script: follows the server-sent events at /api/events and swaps each page's
 // live region (server-rendered) in place; waterfall selection and collapse; keyboard shortcuts;
 // times in the browser's time zone; invoking functions from the Functions page. No build step.
-"use strict";
+import { formatClock, formatDateTime, formatDuration, formatRelative } from "./format.js";
 
 (() => {
   const main = document.getElementById("main");
   const liveButton = document.getElementById("live");
   const page = document.body.dataset.page;
-  const pad = (value, width = 2) => String(value).padStart(width, "0");
 
   // --- times in the browser's own time zone ------------------------------------------------
-  const clock = (ms) => {
-    const d = new Date(ms);
-    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${
-      pad(d.getMilliseconds(), 3)
-    }`;
-  };
-  const full = (ms) => {
-    const d = new Date(ms);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms)}`;
-  };
-  const relative = (ms) => {
-    const delta = ms - Date.now();
-    const abs = Math.abs(delta);
-    const text = abs < 1000
-      ? `${Math.round(abs)} ms`
-      : abs < 60000
-      ? `${Math.round(abs / 1000)} s`
-      : abs < 3600000
-      ? `${Math.round(abs / 60000)} m`
-      : `${Math.round(abs / 3600000)} h`;
-    return delta >= 0 ? `in ${text}` : `${text} ago`;
+  const relativeTimes = (root) => {
+    for (const el of root.querySelectorAll("[data-relative]")) {
+      el.textContent = formatRelative(Number(el.dataset.relative));
+    }
   };
   function localTimes(root) {
     for (const el of root.querySelectorAll("time[data-ms]")) {
       const ms = Number(el.dataset.ms);
-      el.textContent = el.dataset.format === "full" ? full(ms) : clock(ms);
-      el.title = full(ms);
+      el.textContent = el.dataset.format === "full" ? formatDateTime(ms) : formatClock(ms);
+      el.title = formatDateTime(ms);
     }
-    for (const el of root.querySelectorAll("[data-relative]")) {
-      el.textContent = relative(Number(el.dataset.relative));
-    }
+    relativeTimes(root);
   }
   localTimes(document);
-  setInterval(() => {
-    for (const el of document.querySelectorAll("[data-relative]")) {
-      el.textContent = relative(Number(el.dataset.relative));
-    }
-  }, 1000);
+  setInterval(() => relativeTimes(document), 1000);
 
   // --- the waterfall -----------------------------------------------------------------------
   const collapsed = new Set();
@@ -417,16 +393,9 @@
   function escapeHtml(text) {
     return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   }
-  const duration = (ms) =>
-    ms < 1
-      ? `${Math.round(ms * 1000)} µs`
-      : ms < 1000
-      ? `${Number(ms.toFixed(ms < 10 ? 2 : 1))} ms`
-      : `${Number((ms / 1000).toFixed(2))} s`;
-
-  async function postJson(url, body) {
+  async function sendJson(method, url, body) {
     const response = await fetch(url, {
-      method: "POST",
+      method,
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
     });
@@ -457,7 +426,8 @@
       }
       output.textContent = "sending…";
       try {
-        const { response, data } = await postJson(
+        const { response, data } = await sendJson(
+          "POST",
           `/api/functions/${encodeURIComponent(form.dataset.service)}/invoke`,
           { method: form.dataset.method, path, body },
         );
@@ -470,7 +440,7 @@
         const ok = data.status < 400;
         const text = typeof data.body === "string" ? data.body : JSON.stringify(data.body, null, 2);
         output.innerHTML = `<span class="st ${ok ? "ok" : "bad"}">${data.status}</span> in ${
-          duration(data.durationMs)
+          formatDuration(data.durationMs)
         } · <a class="trace-link" href="/traces/${encodeURIComponent(data.traceId)}">trace ${
           escapeHtml(data.traceId.slice(0, 8))
         } →</a><pre>${escapeHtml(text ?? "")}</pre>`;
@@ -483,17 +453,11 @@
       if (!variant) return;
       output.textContent = "switching…";
       try {
-        const response = await fetch(`/api/flags/${encodeURIComponent(form.dataset.flag)}`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ variant }),
-        });
-        let data;
-        try {
-          data = await response.json();
-        } catch {
-          data = { error: `the console answered ${response.status} without JSON` };
-        }
+        const { response, data } = await sendJson(
+          "PUT",
+          `/api/flags/${encodeURIComponent(form.dataset.flag)}`,
+          { variant },
+        );
         if (!response.ok) {
           output.innerHTML = `<span class="st bad">${response.status}</span> ${
             escapeHtml(String(data.error ?? "failed"))
@@ -526,7 +490,8 @@
       event.preventDefault();
       output.textContent = "starting…";
       try {
-        const { response, data } = await postJson(
+        const { response, data } = await sendJson(
+          "POST",
           `/api/functions/${encodeURIComponent(form.dataset.service)}/crons/${
             encodeURIComponent(form.dataset.cron)
           }/run`,
