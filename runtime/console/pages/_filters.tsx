@@ -25,17 +25,23 @@ export function filterQuery(query: URLSearchParams) {
   return { problems, text, limit };
 }
 
+/** What a page's filter form is given: the URL's query, the services to offer, the problems. */
+export interface FilterProps {
+  readonly query: URLSearchParams;
+  readonly services: readonly string[];
+  readonly problems: readonly string[];
+}
+
 /** A filter form: the service, the page's own fields, Filter, Clear when any is set, problems. */
-export function FilterForm(props: {
-  action: string;
-  label: string;
-  query: URLSearchParams;
-  /** The fields the form sets; any of them in the URL offers Clear. */
-  fields: readonly string[];
-  services: readonly string[];
-  problems: readonly string[];
-  children: Child;
-}) {
+export function FilterForm(
+  props: FilterProps & {
+    action: string;
+    label: string;
+    /** The fields the form sets; any of them in the URL offers Clear. */
+    fields: readonly string[];
+    children: Child;
+  },
+) {
   const q = (name: string) => props.query.get(name) ?? "";
   const active = props.fields.some((name) => q(name) !== "");
   return (

@@ -136,28 +136,19 @@ export function GraphSvg(props: { layout: GraphLayout }) {
       }`}
     >
       <defs>
-        <marker
-          id="arrow"
-          viewBox="0 0 10 10"
-          refX="9"
-          refY="5"
-          markerWidth="7"
-          markerHeight="7"
-          orient="auto-start-reverse"
-        >
-          <path d="M0 0 10 5 0 10z" class="arrowhead" />
-        </marker>
-        <marker
-          id="arrow-err"
-          viewBox="0 0 10 10"
-          refX="9"
-          refY="5"
-          markerWidth="7"
-          markerHeight="7"
-          orient="auto-start-reverse"
-        >
-          <path d="M0 0 10 5 0 10z" class="arrowhead err" />
-        </marker>
+        {[["arrow", "arrowhead"], ["arrow-err", "arrowhead err"]].map(([id, head]) => (
+          <marker
+            id={id}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="7"
+            markerHeight="7"
+            orient="auto-start-reverse"
+          >
+            <path d="M0 0 10 5 0 10z" class={head} />
+          </marker>
+        ))}
       </defs>
       <g class="edges">
         {layout.edges.map((edge) => (

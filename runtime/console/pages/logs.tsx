@@ -4,7 +4,7 @@
  * @module
  */
 import { type LogFilter, type LogRecordEntry, SEVERITIES, type Severity } from "../model.ts";
-import { FilterForm, filterQuery } from "./_filters.tsx";
+import { FilterForm, type FilterProps, filterQuery } from "./_filters.tsx";
 import { Empty } from "./_layout.tsx";
 import { LogTable } from "./trace.tsx";
 
@@ -39,9 +39,7 @@ export function logFilterFromQuery(
 }
 
 /** The filter form. */
-export function LogFilters(
-  props: { query: URLSearchParams; services: readonly string[]; problems: readonly string[] },
-) {
+export function LogFilters(props: FilterProps) {
   const q = (name: string) => props.query.get(name) ?? "";
   return (
     <FilterForm

@@ -5,7 +5,7 @@
  */
 import type { ConsoleReader, TraceFilter, TraceListItem } from "../model.ts";
 import { formatDuration } from "./_format.ts";
-import { FilterForm, filterQuery } from "./_filters.tsx";
+import { FilterForm, type FilterProps, filterQuery } from "./_filters.tsx";
 import { Empty } from "./_layout.tsx";
 import { Duration, ServiceChip, Time, traceHref } from "./_parts.tsx";
 
@@ -46,9 +46,7 @@ export function traceFilterFromQuery(
 }
 
 /** The filter form above the list. */
-export function TraceFilters(
-  props: { query: URLSearchParams; services: readonly string[]; problems: readonly string[] },
-) {
+export function TraceFilters(props: FilterProps) {
   const q = (name: string) => props.query.get(name) ?? "";
   return (
     <FilterForm
