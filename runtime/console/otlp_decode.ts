@@ -8,8 +8,8 @@
  * @example
  * ```ts
  * import { decodeTraces } from "./otlp_decode.ts";
- * const { spans, rejected } = decodeTraces({ resourceSpans: [] });
- * console.log(spans.length, rejected); // 0 0
+ * const { items, rejected } = decodeTraces({ resourceSpans: [] });
+ * console.log(items.length, rejected); // 0 0
  * ```
  * @module
  */
