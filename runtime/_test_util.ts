@@ -23,7 +23,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Registry } from "prom-client";
 import type { LogLevel } from "./config.ts";
-import type { Logger } from "./function.ts";
+import type { FunctionContext, Logger } from "./function.ts";
 import { createLogger, type LogRecord } from "./log.ts";
 import { createMetrics, type Metrics } from "./telemetry/metrics.ts";
 import { installContextManager, type ServiceTelemetry } from "./telemetry/provider.ts";
@@ -90,6 +90,11 @@ export function memoryTelemetry(service = "test", level: LogLevel = "debug"): Me
     flush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
+}
+
+/** A function's context with a service name, a logger and plain `fetch`: what triggers pass on. */
+export function functionContext(service: string, log: Logger): FunctionContext {
+  return { service, config: {}, log, fetch } as unknown as FunctionContext;
 }
 
 /**

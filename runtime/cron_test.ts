@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { memoryTelemetry, metricValue } from "./_test_util.ts";
+import { functionContext, memoryTelemetry, metricValue } from "./_test_util.ts";
 import { delay, waitFor } from "../testing/wait.ts";
 import { startCron } from "./cron.ts";
-import type { CronFunction, FunctionContext } from "./function.ts";
+import type { CronFunction } from "./function.ts";
 import { withSpan } from "./telemetry/span.ts";
 
 const EVERY_SECOND = "* * * * * *";
 
-function contextFor(telemetry: ReturnType<typeof memoryTelemetry>): FunctionContext {
-  return {
-    service: "executor",
-    config: {},
-    log: telemetry.log,
-    fetch,
-  } as unknown as FunctionContext;
-}
+const contextFor = (telemetry: ReturnType<typeof memoryTelemetry>) =>
+  functionContext("executor", telemetry.log);
 
 const cronTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });

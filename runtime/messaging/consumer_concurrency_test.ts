@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { memoryTelemetry } from "../_test_util.ts";
+import { functionContext, memoryTelemetry } from "../_test_util.ts";
 import { delay, waitFor } from "../../testing/wait.ts";
-import type { FunctionContext, IncomingMessage } from "../function.ts";
+import type { IncomingMessage } from "../function.ts";
 import type { Batch, BatchControl, BatchHandler, Bus, StoredMessage } from "./bus.ts";
 import { runConsumer } from "./consumer.ts";
 import { createProducer } from "./producer.ts";
@@ -43,7 +43,7 @@ async function consumerOf(
   const telemetry = memoryTelemetry("app2");
   await runConsumer({
     fn: { name: "f", topic: "Purchase", group: "app2", handle: (message) => handle(message) },
-    ctx: { service: "app2", config: {}, log: telemetry.log, fetch } as unknown as FunctionContext,
+    ctx: functionContext("app2", telemetry.log),
     bus,
     telemetry,
     producer: createProducer(bus, telemetry.tracer, telemetry.metrics),

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
+import {
+  functionContext,
+  type MemoryTelemetry,
+  memoryTelemetry,
+  metricValue,
+} from "../_test_util.ts";
 import { waitFor } from "../../testing/wait.ts";
 import { DependencyUnavailableError, PermanentError } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction } from "../function.ts";
@@ -50,12 +55,7 @@ async function withConsumer(
       handled.push(message);
     },
   };
-  const ctx = {
-    service: "app2",
-    config: {},
-    log: telemetry.log,
-    fetch,
-  } as unknown as FunctionContext;
+  const ctx = functionContext("app2", telemetry.log);
   const subscriptions: Subscription[] = [];
   const setup: Setup = {
     bus,

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { MockKafka } from "../../testing/kafka_mock.ts";
 import { waitFor } from "../../testing/wait.ts";
 import { missingKcat, testWhen } from "../_test_needs.ts";
-import { memoryTelemetry } from "../_test_util.ts";
-import type { FunctionContext, IncomingMessage, KafkaFunction } from "../function.ts";
+import { functionContext, memoryTelemetry } from "../_test_util.ts";
+import type { IncomingMessage, KafkaFunction } from "../function.ts";
 import { runConsumer } from "./consumer.ts";
 import { connectKafka } from "./kafka.ts";
 import { createProducer } from "./producer.ts";
@@ -36,12 +36,7 @@ testWhen(missingKcat(), {
         handled.push(message.value);
       },
     };
-    const ctx = {
-      service: "app2",
-      config: {},
-      log: telemetry.log,
-      fetch,
-    } as unknown as FunctionContext;
+    const ctx = functionContext("app2", telemetry.log);
     try {
       await bus.send(topic, { key: "k", value: "first", headers: {} });
       const subscription = await runConsumer({
