@@ -32,16 +32,11 @@ class FaultProxy {
     return `http://127.0.0.1:${this.#port}`;
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server = Deno.serve({
-        hostname: "127.0.0.1",
-        port: this.#port,
-        onListen: ({ port }) => {
-          this.#port = port;
-          resolve();
-        },
-      }, async (request) => {
+  /** Listens (again, on the same port after the first time). */
+  start(): Promise<void> {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: this.#port, onListen: () => {} },
+      async (request) => {
         if (this.mode === "fail") {
           await request.body?.cancel();
           return Response.json({ error: "injected failure" }, { status: 500 });
@@ -53,8 +48,11 @@ class FaultProxy {
           body: request.body,
           redirect: "manual",
         });
-      });
-    });
+      },
+    );
+    this.#server = server;
+    this.#port = server.addr.port;
+    return Promise.resolve();
   }
 
   /** Closes the port: connections are refused until {@linkcode start} again. */
