@@ -135,6 +135,11 @@ const readyz = (f: OutageFigures) => {
 };
 const lines: string[] = [];
 const row = (...cells: unknown[]) => lines.push(`| ${cells.join(" | ")} |`);
+/** A table's header row and its separator. */
+const header = (...names: string[]) => {
+  row(...names);
+  row(...names.map(() => "---"));
+};
 
 const defaults = loadConfig({});
 lines.push(
@@ -176,7 +181,7 @@ lines.push(
   "retry budget. A request's *wait* is the time to its answer or its failure.",
   "",
 );
-row(
+header(
   "backends",
   "seed",
   "length (s)",
@@ -197,7 +202,6 @@ row(
   "over deadline",
   "targets",
 );
-row(...Array(19).fill("---"));
 const counted = (record: Readonly<Record<string, number>>) =>
   Object.entries(record).map(([key, count]) => `${count}×${key}`).join(", ") || "none";
 for (const c of chaos) {
@@ -251,7 +255,7 @@ lines.push(
   "with one record batch per partition); the embedded bus shows the host's own pace.",
   "",
 );
-row(
+header(
   "backends",
   "signal",
   "sent",
@@ -263,7 +267,6 @@ row(
   "exit code, stop time",
   "server spans flushed",
 );
-row(...Array(10).fill("---"));
 for (const f of restarts) {
   row(
     f.backends,
@@ -291,7 +294,7 @@ lines.push(
   "Kafka: app1's path through them).",
   "",
 );
-row(
+header(
   "dependency",
   "outage (s)",
   "sent",
@@ -303,7 +306,6 @@ row(
   "recovery (ms)",
   "all landed after return (s)",
 );
-row(...Array(10).fill("---"));
 for (const f of outages.filter((o) => o.dependency !== "otlp")) {
   row(
     f.dependency,
@@ -333,7 +335,7 @@ lines.push(
   "app1's `/metrics`), says when export recovers, and serves every request.",
   "",
 );
-row(
+header(
   "mode",
   "outage (s)",
   "sent",
@@ -345,7 +347,6 @@ row(
   "recoveries logged",
   "spans received after",
 );
-row(...Array(10).fill("---"));
 for (const f of outages.filter((o) => o.dependency === "otlp")) {
   const non2xx = [f.duringOutage, f.otherPathDuring].flatMap((r) =>
     Object.entries(r).filter(([status]) => !status.startsWith("2"))
@@ -374,14 +375,13 @@ lines.push(
   "good message behind it is handled.",
   "",
 );
-row(
+header(
   "backends",
   "good message handled",
   "dead letter",
   "messaging_client_dead_lettered_messages_total",
   "time (ms)",
 );
-row(...Array(5).fill("---"));
 for (const f of poisons) {
   row(
     f.backends,
