@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { LogRecordEntry, SpanRecord } from "./model.ts";
+import type { Attributes, LogRecordEntry, SpanKindName, SpanRecord } from "./model.ts";
 
 let next = 1;
 
@@ -60,92 +60,34 @@ export function log(fields: Partial<LogRecordEntry>): LogRecordEntry {
  * app4 → redis. Times in ms from 0; the message waits 4 ms in Purchase and 6 ms in Purchase2.
  */
 export function kafkaFlow(trace = traceId()): SpanRecord[] {
-  const s = (f: Partial<SpanRecord> & { end?: number }) => span({ traceId: trace, ...f });
-  const cron = s({
-    service: "executor",
-    name: "executor",
-    start: 0,
-    end: 40,
-    attributes: { "faas.trigger": "timer" },
-  });
-  const call1 = s({
-    service: "executor",
-    name: "POST",
-    kind: "client",
-    parentSpanId: cron.spanId,
-    start: 1,
-    end: 9,
-    attributes: { "http.request.method": "POST" },
-  });
-  const app1 = s({
-    service: "app1",
-    name: "POST /Message/Post-Message",
-    kind: "server",
-    parentSpanId: call1.spanId,
-    start: 2,
-    end: 8,
-  });
-  const send1 = s({
-    service: "app1",
-    name: "send Purchase",
-    kind: "producer",
-    parentSpanId: app1.spanId,
-    start: 3,
-    end: 6,
-    attributes: { "messaging.destination.name": "Purchase" },
-  });
-  const process1 = s({
-    service: "app2",
-    name: "process Purchase",
-    kind: "consumer",
-    parentSpanId: send1.spanId,
-    start: 10,
-    end: 25,
-    attributes: { "messaging.destination.name": "Purchase" },
-  });
-  const call2 = s({
-    service: "app2",
-    name: "POST",
-    kind: "client",
-    parentSpanId: process1.spanId,
-    start: 11,
-    end: 20,
-    attributes: { "http.request.method": "POST" },
-  });
-  const app3 = s({
-    service: "app3",
-    name: "POST /Message/Post-Message",
-    kind: "server",
-    parentSpanId: call2.spanId,
-    start: 12,
-    end: 19,
-  });
-  const send2 = s({
-    service: "app3",
-    name: "send Purchase2",
-    kind: "producer",
-    parentSpanId: app3.spanId,
-    start: 13,
-    end: 18,
-    attributes: { "messaging.destination.name": "Purchase2" },
-  });
-  const process2 = s({
-    service: "app4",
-    name: "process Purchase2",
-    kind: "consumer",
-    parentSpanId: send2.spanId,
-    start: 24,
-    end: 35,
-    attributes: { "messaging.destination.name": "Purchase2" },
-  });
-  const redis = s({
-    service: "app4",
-    name: "SET",
-    kind: "client",
-    parentSpanId: process2.spanId,
-    start: 25,
-    end: 27,
-    attributes: { "db.system.name": "redis" },
-  });
-  return [cron, call1, app1, send1, process1, call2, app3, send2, process2, redis];
+  const post = { "http.request.method": "POST" };
+  const purchase = { "messaging.destination.name": "Purchase" };
+  const purchase2 = { "messaging.destination.name": "Purchase2" };
+  // service, name, kind, parent (an earlier row), start, end, attributes
+  const rows: [string, string, SpanKindName, number | undefined, number, number, Attributes?][] = [
+    ["executor", "executor", "internal", undefined, 0, 40, { "faas.trigger": "timer" }],
+    ["executor", "POST", "client", 0, 1, 9, post],
+    ["app1", "POST /Message/Post-Message", "server", 1, 2, 8],
+    ["app1", "send Purchase", "producer", 2, 3, 6, purchase],
+    ["app2", "process Purchase", "consumer", 3, 10, 25, purchase],
+    ["app2", "POST", "client", 4, 11, 20, post],
+    ["app3", "POST /Message/Post-Message", "server", 5, 12, 19],
+    ["app3", "send Purchase2", "producer", 6, 13, 18, purchase2],
+    ["app4", "process Purchase2", "consumer", 7, 24, 35, purchase2],
+    ["app4", "SET", "client", 8, 25, 27, { "db.system.name": "redis" }],
+  ];
+  const spans: SpanRecord[] = [];
+  for (const [service, name, kind, parent, start, end, attributes] of rows) {
+    spans.push(span({
+      traceId: trace,
+      service,
+      name,
+      kind,
+      ...(parent === undefined ? {} : { parentSpanId: spans[parent].spanId }),
+      start,
+      end,
+      ...(attributes ? { attributes: { ...attributes } } : {}),
+    }));
+  }
+  return spans;
 }
