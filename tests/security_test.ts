@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { MockKafka } from "../testing/kafka_mock.ts";
 import { OtlpReceiver } from "../testing/otlp_receiver.ts";
-import { freePort } from "../testing/port.ts";
 import { waitFor } from "../testing/wait.ts";
 import {
   missingKcat,
@@ -21,6 +20,7 @@ import {
 import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
 import { TcpProxy } from "./_faults.ts";
 import { postJson, startTestHost, type TestHost } from "./_harness.ts";
+import { PrivateRedis } from "../testing/redis_server.ts";
 
 /** Distinctive values that must never appear where they do not belong. */
 function secrets() {
@@ -149,30 +149,6 @@ Deno.test({
   },
 });
 
-/** A Redis of the test's own that requires `password`, on a free port. */
-async function privateRedis(password: string) {
-  const port = freePort();
-  const child = new Deno.Command("redis-server", {
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--requirepass", password],
-    stdout: "null",
-  }).spawn();
-  await waitFor("redis-server", async () => {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return {
-    port,
-    async stop() {
-      child.kill("SIGKILL");
-      await child.status;
-    },
-  };
-}
-
 /** A PostgreSQL role with `password` owning a schema of its own; dropped by `drop`. */
 async function postgresRole(password: string) {
   const admin = postgres(postgresUrl()!, { max: 1, onnotice: () => {} });
@@ -201,7 +177,7 @@ testWhen([missingPostgres(), missingTool("redis-server", "redis-server"), missin
   async fn() {
     const s = secrets();
     const role = await postgresRole(s.databasePassword);
-    const redis = await privateRedis(s.redisPassword);
+    const redis = await PrivateRedis.start({ password: s.redisPassword });
     const kafka = await MockKafka.start();
     const target = new URL(postgresUrl()!);
     const pgProxy = await TcpProxy.start({

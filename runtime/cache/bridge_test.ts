@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { freePort } from "../../testing/port.ts";
-import { waitFor } from "../../testing/wait.ts";
 import { missingTool, testWhen } from "../_test_needs.ts";
 import {
   type Backend,
@@ -11,6 +10,7 @@ import {
 } from "./bridge.ts";
 import { redisBackend } from "./redis.ts";
 import { openEmbeddedStore } from "./store.ts";
+import { PrivateRedis } from "../../testing/redis_server.ts";
 
 const TOKEN = "test-token";
 
@@ -275,14 +275,9 @@ testWhen(missingTool("redis-server", "redis-server"), {
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const port = freePort();
-    const server = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", ""],
-      stdout: "null",
-    }).spawn();
-    const redis = redisBackend(`redis://127.0.0.1:${port}`, 1000);
+    const server = await PrivateRedis.start();
+    const redis = redisBackend(server.url, 1000);
     try {
-      await waitFor("redis-server", () => redis.execute([["PING"]]).then(() => true, () => false));
       const call = caller(createBridgeHandler(redis, TOKEN));
       assert.equal((await call("/", ["SET", "kept", "1"])).status, 200);
       for (const command of [["FLUSHALL"], ["CONFIG", "SET", "requirepass", "x"], ["SHUTDOWN"]]) {
@@ -299,8 +294,7 @@ testWhen(missingTool("redis-server", "redis-server"), {
       assert.match(JSON.stringify(config), /"requirepass"[,:]""/, "no password was set");
     } finally {
       await redis.close();
-      server.kill("SIGKILL");
-      await server.status;
+      await server.stop();
     }
   },
 });

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type MemoryTelemetry, memoryTelemetry, metricValue } from "../_test_util.ts";
-import { freePort } from "../../testing/port.ts";
-import { waitFor } from "../../testing/wait.ts";
 import { missingRedis, missingTool, redisUrl, testWhen } from "../_test_needs.ts";
 import { DependencyMisconfiguredError, DependencyUnavailableError } from "../errors.ts";
 import { type Backend, RedisUnavailableError, type RestBridge, startRestBridge } from "./bridge.ts";
 import { type CacheClient, CacheError, classifyCacheError, connectCache } from "./client.ts";
 import { redisBackend } from "./redis.ts";
 import { openEmbeddedStore } from "./store.ts";
+import { PrivateRedis } from "../../testing/redis_server.ts";
 
 const SERVER = { address: "redis.test", port: 6380 };
 
@@ -231,15 +230,9 @@ testWhen(missingTool("redis-server", "redis-server"), {
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const port = freePort();
-    const server = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--requirepass", "right"],
-      stdout: "null",
-    }).spawn();
+    const server = await PrivateRedis.start({ password: "right" });
+    const port = server.port;
     try {
-      const right = redisBackend(`redis://:right@127.0.0.1:${port}`, 1000);
-      await waitFor("redis-server", () => right.execute([["PING"]]).then(() => true, () => false));
-      await right.close();
       for (
         const [url, reason] of [[`redis://:wrong@127.0.0.1:${port}`, "WRONGPASS"], [
           `redis://127.0.0.1:${port}`,
@@ -257,8 +250,7 @@ testWhen(missingTool("redis-server", "redis-server"), {
         }, redisBackend(url, 1000));
       }
     } finally {
-      server.kill("SIGKILL");
-      await server.status;
+      await server.stop();
     }
   },
 });

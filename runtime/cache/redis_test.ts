@@ -4,6 +4,7 @@ import { delay, waitFor } from "../../testing/wait.ts";
 import { missingRedis, missingTool, redisUrl, testWhen } from "../_test_needs.ts";
 import { RedisUnavailableError } from "./bridge.ts";
 import { redisBackend } from "./redis.ts";
+import { PrivateRedis } from "../../testing/redis_server.ts";
 
 const realTest = (name: string, fn: () => Promise<void>) =>
   testWhen(missingRedis(), {
@@ -83,41 +84,24 @@ testWhen(missingTool("redis-server", "redis-server"), {
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const port = freePort();
-    const start = () =>
-      new Deno.Command("redis-server", {
-        args: [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--requirepass",
-          "p@ss",
-        ],
-        stdout: "null",
-      }).spawn();
-    let server = start();
-    const redis = redisBackend(`redis://:p%40ss@127.0.0.1:${port}/2`);
+    const server = await PrivateRedis.start({ password: "p@ss" });
+    const redis = redisBackend(`${server.url}/2`);
     try {
-      await waitFor("redis-server", () => redis.execute([["PING"]]).then(() => true, () => false));
       await redis.execute([["SET", "k", "v"]]);
-      const direct = redisBackend(`redis://:p%40ss@127.0.0.1:${port}`);
+      const direct = redisBackend(server.url);
       assert.deepEqual(await direct.execute([["GET", "k"], ["SELECT", "2"], ["GET", "k"]]), [
         { result: null },
         { result: "OK" },
         { result: "v" },
       ]);
       await direct.close();
-      server.kill("SIGKILL");
-      await server.status;
+      await server.stop();
       await waitFor("the outage to show", () =>
         redis.execute([["PING"]]).then(
           () => false,
           (error) => error instanceof RedisUnavailableError,
         ));
-      server = start();
+      await server.restart();
       await waitFor(
         "recovery",
         () => redis.execute([["PING"]]).then(() => true, () => false),
@@ -125,8 +109,7 @@ testWhen(missingTool("redis-server", "redis-server"), {
       );
     } finally {
       await redis.close();
-      server.kill("SIGKILL");
-      await server.status;
+      await server.stop();
     }
   },
 });
