@@ -36,11 +36,15 @@ export type AttributeValue =
 /** Attributes by key. */
 export type Attributes = Readonly<Record<string, AttributeValue>>;
 
+/** Span kinds, in the order of the API's `SpanKind` (OTLP numbers them from 1). */
+export const SPAN_KINDS = ["internal", "server", "client", "producer", "consumer"] as const;
 /** A span's kind, lower case as the API returns it. */
-export type SpanKindName = "internal" | "server" | "client" | "producer" | "consumer";
+export type SpanKindName = typeof SPAN_KINDS[number];
 
+/** Span statuses, in the order of the API's `SpanStatusCode` and of OTLP's status codes. */
+export const SPAN_STATUSES = ["unset", "ok", "error"] as const;
 /** A span's status: unset, ok or error. */
-export type SpanStatusName = "unset" | "ok" | "error";
+export type SpanStatusName = typeof SPAN_STATUSES[number];
 
 /** A timed event on a span (an exception, say). */
 export interface SpanEventRecord {

@@ -14,15 +14,17 @@
  * @module
  */
 import { decodeBase64, encodeHex } from "./_codec.ts";
-import type {
-  Attributes,
-  AttributeValue,
-  LogRecordEntry,
-  MetricPoint,
-  Severity,
-  SpanKindName,
-  SpanRecord,
-  SpanStatusName,
+import {
+  type Attributes,
+  type AttributeValue,
+  type LogRecordEntry,
+  type MetricPoint,
+  type Severity,
+  SPAN_KINDS,
+  SPAN_STATUSES,
+  type SpanKindName,
+  type SpanRecord,
+  type SpanStatusName,
 } from "./model.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -90,30 +92,24 @@ export function toHexId(value: unknown, bytes: 8 | 16): string | undefined | nul
   }
 }
 
-const KINDS: readonly SpanKindName[] = [
-  "internal",
-  "internal",
-  "server",
-  "client",
-  "producer",
-  "consumer",
-];
+/** `value` if it is one of `names`, else `fallback`. */
+const oneOf = <T extends string>(names: readonly T[], value: unknown, fallback: T): T =>
+  names.includes(value as T) ? value as T : fallback;
 
+/** OTLP's kind, by number (from 1; 0 is unspecified) or name (`SPAN_KIND_SERVER`). */
 function spanKind(value: unknown): SpanKindName {
-  if (typeof value === "string") {
-    const name = value.replace(/^SPAN_KIND_/, "").toLowerCase();
-    return (KINDS as readonly string[]).includes(name) ? name as SpanKindName : "internal";
-  }
-  return KINDS[toNumber(value)] ?? "internal";
+  const name = typeof value === "string"
+    ? value.replace(/^SPAN_KIND_/, "").toLowerCase()
+    : SPAN_KINDS[toNumber(value) - 1];
+  return oneOf(SPAN_KINDS, name, "internal");
 }
 
+/** OTLP's status code, by number or name (`STATUS_CODE_ERROR`). */
 function statusCode(value: unknown): SpanStatusName {
-  if (typeof value === "string") {
-    const name = value.replace(/^STATUS_CODE_/, "").toLowerCase();
-    return name === "ok" || name === "error" ? name : "unset";
-  }
-  const code = toNumber(value);
-  return code === 1 ? "ok" : code === 2 ? "error" : "unset";
+  const name = typeof value === "string"
+    ? value.replace(/^STATUS_CODE_/, "").toLowerCase()
+    : SPAN_STATUSES[toNumber(value)];
+  return oneOf(SPAN_STATUSES, name, "unset");
 }
 
 /** An AnyValue as a plain value: arrays of primitives stay arrays, anything deeper is JSON. */

@@ -166,3 +166,41 @@ Deno.test("decodeLogs: records of each resource; a malformed span id is rejected
   assert.equal(items[0].time, 5);
   assert.throws(() => decodeLogs([]), /not an OTLP logs request/);
 });
+
+Deno.test("decodeTraces: kinds and status codes by OTLP number or name", () => {
+  const traceId = "0af7651916cd43dd8448eb211c80319c";
+  const cases: [unknown, unknown][] = [
+    [0, 0],
+    [1, 1],
+    [2, 2],
+    [3, 3],
+    [4, "STATUS_CODE_OK"],
+    [5, "STATUS_CODE_ERROR"],
+    [6, "STATUS_CODE_UNSET"],
+    ["SPAN_KIND_UNSPECIFIED", "bogus"],
+    ["SPAN_KIND_CONSUMER", undefined],
+  ];
+  const { items } = decodeTraces({
+    resourceSpans: [{
+      scopeSpans: [{
+        spans: cases.map(([kind, code], i) => ({
+          traceId,
+          spanId: (i + 1).toString(16).padStart(16, "0"),
+          kind,
+          status: { code },
+        })),
+      }],
+    }],
+  });
+  assert.deepEqual(items.map((s) => [s.kind, s.status]), [
+    ["internal", "unset"],
+    ["internal", "ok"],
+    ["server", "error"],
+    ["client", "unset"],
+    ["producer", "ok"],
+    ["consumer", "error"],
+    ["internal", "unset"],
+    ["internal", "unset"],
+    ["consumer", "unset"],
+  ]);
+});
