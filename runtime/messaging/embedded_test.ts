@@ -13,6 +13,18 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** Runs `fn` with a bus in a folder of its own, closed and removed afterwards. */
+function withBus(fn: (bus: EmbeddedBus, dir: string) => Promise<void>): Promise<void> {
+  return inTempDir(async (dir) => {
+    const bus = await EmbeddedBus.open(dir);
+    try {
+      await fn(bus, dir);
+    } finally {
+      await bus.close();
+    }
+  });
+}
+
 const message = (key: string, value = `value of ${key}`, headers: Record<string, string> = {}) => ({
   key,
   value,
@@ -48,22 +60,17 @@ async function keyOn(dir: string, partition: number): Promise<string> {
 }
 
 Deno.test("EmbeddedBus: send appends with consecutive offsets per partition", async () => {
-  await inTempDir(async (dir) => {
-    const bus = await EmbeddedBus.open(dir);
-    try {
-      const deliveries = [];
-      for (let i = 0; i < 5; i++) deliveries.push(await bus.send("Purchase", message("same-key")));
-      const partition = deliveries[0].partition;
-      assert.ok(partition >= 0 && partition < PARTITIONS);
-      assert.deepEqual(
-        deliveries.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-        [0, 1, 2, 3, 4].map((offset) => ({ topic: "Purchase", partition, offset: String(offset) })),
-      );
-      assert.equal(bus.highWatermark("Purchase", partition), 5);
-      await bus.ping();
-    } finally {
-      await bus.close();
-    }
+  await withBus(async (bus) => {
+    const deliveries = [];
+    for (let i = 0; i < 5; i++) deliveries.push(await bus.send("Purchase", message("same-key")));
+    const partition = deliveries[0].partition;
+    assert.ok(partition >= 0 && partition < PARTITIONS);
+    assert.deepEqual(
+      deliveries.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+      [0, 1, 2, 3, 4].map((offset) => ({ topic: "Purchase", partition, offset: String(offset) })),
+    );
+    assert.equal(bus.highWatermark("Purchase", partition), 5);
+    await bus.ping();
   });
 });
 
@@ -203,21 +210,16 @@ Deno.test({
   name: "EmbeddedBus: a group joining after every known group consumed starts at the end",
   sanitizeOps: false,
   fn: async () => {
-    await inTempDir(async (dir) => {
-      const bus = await EmbeddedBus.open(dir);
-      try {
-        const early = collector();
-        await bus.subscribe("early", "Purchase", early.handler);
-        await bus.send("Purchase", message("k", "consumed by all"));
-        await waitFor("the early group", () => early.seen.length === 1);
-        const late = collector();
-        await bus.subscribe("late", "Purchase", late.handler);
-        await bus.send("Purchase", message("k", "new"));
-        await waitFor("the late group", () => late.seen.length === 1);
-        assert.deepEqual(late.seen.map((m) => m.value), ["new"]);
-      } finally {
-        await bus.close();
-      }
+    await withBus(async (bus) => {
+      const early = collector();
+      await bus.subscribe("early", "Purchase", early.handler);
+      await bus.send("Purchase", message("k", "consumed by all"));
+      await waitFor("the early group", () => early.seen.length === 1);
+      const late = collector();
+      await bus.subscribe("late", "Purchase", late.handler);
+      await bus.send("Purchase", message("k", "new"));
+      await waitFor("the late group", () => late.seen.length === 1);
+      assert.deepEqual(late.seen.map((m) => m.value), ["new"]);
     });
   },
 });
@@ -265,24 +267,19 @@ Deno.test({
   name: "EmbeddedBus: a handler that throws gets the uncommitted messages again",
   sanitizeOps: false,
   fn: async () => {
-    await inTempDir(async (dir) => {
-      const bus = await EmbeddedBus.open(dir);
-      try {
-        const key = "one-key";
-        for (let i = 0; i < 3; i++) await bus.send("Purchase", message(key, `v${i}`));
-        const deliveries: string[][] = [];
-        await bus.subscribe("app2", "Purchase", (batch, control) => {
-          deliveries.push(batch.messages.map((m) => m.value));
-          control.resolveOffset(batch.messages[0].offset);
-          if (deliveries.length === 1) return Promise.reject(new Error("crashed mid-batch"));
-          for (const m of batch.messages) control.resolveOffset(m.offset);
-          return Promise.resolve();
-        });
-        await waitFor("the redelivery", () => deliveries.length === 2, 3000);
-        assert.deepEqual(deliveries, [["v0", "v1", "v2"], ["v1", "v2"]]);
-      } finally {
-        await bus.close();
-      }
+    await withBus(async (bus) => {
+      const key = "one-key";
+      for (let i = 0; i < 3; i++) await bus.send("Purchase", message(key, `v${i}`));
+      const deliveries: string[][] = [];
+      await bus.subscribe("app2", "Purchase", (batch, control) => {
+        deliveries.push(batch.messages.map((m) => m.value));
+        control.resolveOffset(batch.messages[0].offset);
+        if (deliveries.length === 1) return Promise.reject(new Error("crashed mid-batch"));
+        for (const m of batch.messages) control.resolveOffset(m.offset);
+        return Promise.resolve();
+      });
+      await waitFor("the redelivery", () => deliveries.length === 2, 3000);
+      assert.deepEqual(deliveries, [["v0", "v1", "v2"], ["v1", "v2"]]);
     });
   },
 });
@@ -420,33 +417,28 @@ Deno.test({
   name: "EmbeddedBus: stop waits for the batch in hand, then no more deliveries",
   sanitizeOps: false,
   fn: async () => {
-    await inTempDir(async (dir) => {
-      const bus = await EmbeddedBus.open(dir);
-      try {
-        let finished = false;
-        let started = false;
-        const subscription = await bus.subscribe("g", "t", async (batch, control) => {
-          started = true;
-          await delay(50);
-          for (const m of batch.messages) control.resolveOffset(m.offset);
-          finished = true;
-        });
-        await bus.send("t", message("k"));
-        await waitFor("the batch", () => started);
-        await subscription.stop();
-        assert.equal(finished, true);
-        let after = 0;
-        const counting = await bus.subscribe("other", "t", () => {
-          after++;
-          return Promise.resolve();
-        });
-        await counting.stop();
-        await bus.send("t", message("k"));
-        await delay(20);
-        assert.ok(after <= 1);
-      } finally {
-        await bus.close();
-      }
+    await withBus(async (bus) => {
+      let finished = false;
+      let started = false;
+      const subscription = await bus.subscribe("g", "t", async (batch, control) => {
+        started = true;
+        await delay(50);
+        for (const m of batch.messages) control.resolveOffset(m.offset);
+        finished = true;
+      });
+      await bus.send("t", message("k"));
+      await waitFor("the batch", () => started);
+      await subscription.stop();
+      assert.equal(finished, true);
+      let after = 0;
+      const counting = await bus.subscribe("other", "t", () => {
+        after++;
+        return Promise.resolve();
+      });
+      await counting.stop();
+      await bus.send("t", message("k"));
+      await delay(20);
+      assert.ok(after <= 1);
     });
   },
 });
@@ -455,27 +447,22 @@ Deno.test({
   name: "EmbeddedBus: a handler that returns without resolving does not starve the event loop",
   sanitizeOps: false,
   fn: async () => {
-    await inTempDir(async (dir) => {
-      const bus = await EmbeddedBus.open(dir);
-      try {
-        await bus.send("t", message("k"));
-        let calls = 0;
-        const holder: { subscription?: Subscription } = {};
-        const stopped: Promise<void>[] = [];
-        const subscription = await bus.subscribe("g", "t", () => {
-          calls++;
-          // A safety valve so a spinning loop ends and the test can report it.
-          if (calls === 20_000 && holder.subscription) stopped.push(holder.subscription.stop());
-          return Promise.resolve();
-        });
-        holder.subscription = subscription;
-        await delay(100);
-        assert.ok(calls < 1000, `the batch was redelivered ${calls} times in 100 ms`);
-        await subscription.stop();
-        await Promise.all(stopped);
-      } finally {
-        await bus.close();
-      }
+    await withBus(async (bus) => {
+      await bus.send("t", message("k"));
+      let calls = 0;
+      const holder: { subscription?: Subscription } = {};
+      const stopped: Promise<void>[] = [];
+      const subscription = await bus.subscribe("g", "t", () => {
+        calls++;
+        // A safety valve so a spinning loop ends and the test can report it.
+        if (calls === 20_000 && holder.subscription) stopped.push(holder.subscription.stop());
+        return Promise.resolve();
+      });
+      holder.subscription = subscription;
+      await delay(100);
+      assert.ok(calls < 1000, `the batch was redelivered ${calls} times in 100 ms`);
+      await subscription.stop();
+      await Promise.all(stopped);
     });
   },
 });
@@ -586,39 +573,34 @@ Deno.test({
   name: "EmbeddedBus: offsets that cannot be written hold the partition and fail ping; it recovers",
   sanitizeOps: false,
   fn: async () => {
-    await inTempDir(async (dir) => {
-      const bus = await EmbeddedBus.open(dir);
-      try {
-        const app2 = collector();
-        await bus.subscribe("app2", "Purchase", app2.handler);
-        await bus.send("Purchase", message("before"));
-        await waitFor("the first message", () => app2.seen.length === 1);
-        await bus.ping();
-        // The offsets file cannot be written: its temporary file's name is taken by a folder.
-        await waitFor(
-          "the write under way to finish",
-          () => Deno.mkdir(`${dir}/offsets.json.tmp`).then(() => true, () => false),
-        );
-        const key = "stuck";
-        await bus.send("Purchase", message(key));
-        await waitFor("the message handled", () => app2.seen.length === 2);
-        await waitFor("ping to fail", () => bus.ping().then(() => false, () => true));
-        await assert.rejects(bus.ping(), /cannot write its offsets/);
-        const partition = app2.seen[1].partition;
-        await bus.send("Purchase", message(key, "behind it")); // same key: same partition
-        await delay(300);
-        assert.equal(
-          app2.seen.length,
-          2,
-          "the partition waits while its offsets cannot be written",
-        );
-        await Deno.remove(`${dir}/offsets.json.tmp`);
-        await waitFor("the partition to go on", () => app2.seen.length === 3, 5000);
-        await waitFor("ping to recover", () => bus.ping().then(() => true, () => false));
-        assert.equal(app2.seen[2].partition, partition);
-      } finally {
-        await bus.close();
-      }
+    await withBus(async (bus, dir) => {
+      const app2 = collector();
+      await bus.subscribe("app2", "Purchase", app2.handler);
+      await bus.send("Purchase", message("before"));
+      await waitFor("the first message", () => app2.seen.length === 1);
+      await bus.ping();
+      // The offsets file cannot be written: its temporary file's name is taken by a folder.
+      await waitFor(
+        "the write under way to finish",
+        () => Deno.mkdir(`${dir}/offsets.json.tmp`).then(() => true, () => false),
+      );
+      const key = "stuck";
+      await bus.send("Purchase", message(key));
+      await waitFor("the message handled", () => app2.seen.length === 2);
+      await waitFor("ping to fail", () => bus.ping().then(() => false, () => true));
+      await assert.rejects(bus.ping(), /cannot write its offsets/);
+      const partition = app2.seen[1].partition;
+      await bus.send("Purchase", message(key, "behind it")); // same key: same partition
+      await delay(300);
+      assert.equal(
+        app2.seen.length,
+        2,
+        "the partition waits while its offsets cannot be written",
+      );
+      await Deno.remove(`${dir}/offsets.json.tmp`);
+      await waitFor("the partition to go on", () => app2.seen.length === 3, 5000);
+      await waitFor("ping to recover", () => bus.ping().then(() => true, () => false));
+      assert.equal(app2.seen[2].partition, partition);
     });
   },
 });
