@@ -64,6 +64,11 @@ Deno.test({
       });
 
       await t.step("--json prints the API's JSON, one trace per line", async () => {
+        await waitFor("three traces in the console", async () => {
+          const response = await fetch(`${url}/api/traces?limit=3`);
+          const { traces } = await response.json() as { traces: unknown[] };
+          return traces.length === 3 ? true : undefined;
+        }, 20_000);
         const { code, stdout } = await traces(["--url", url, "--limit", "3", "--json"]).output();
         assert.equal(code, 0);
         const details = new TextDecoder().decode(stdout).trim().split("\n").map((line) =>
