@@ -15,18 +15,14 @@
  * ```
  * @module
  */
-import { context, type Tracer } from "@opentelemetry/api";
+import { context, isSpanContextValid, type SpanContext, type Tracer } from "@opentelemetry/api";
 import { SeverityNumber } from "@opentelemetry/api-logs";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { type ExportResult, ExportResultCode, millisToHrTime } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { Resource } from "@opentelemetry/resources";
-import {
-  LoggerProvider,
-  type LogRecordProcessor,
-  type ReadWriteLogRecord,
-} from "@opentelemetry/sdk-logs";
+import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import {
   AlwaysOffSampler,
   BasicTracerProvider,
@@ -101,7 +97,7 @@ export function installContextManager(): void {
 /** Where a service's spans and log records go besides OTLP: the console, in process. */
 export interface TelemetryCapture {
   readonly spanProcessor: SpanProcessor;
-  readonly logSink: (record: LogRecord) => void;
+  readonly logSink: (record: LogRecord, spanContext?: SpanContext) => void;
 }
 
 /** Creates the tracer, logger and metrics of `service`. */
@@ -198,35 +194,38 @@ export function createServiceTelemetry(
     spanProcessors,
   });
 
-  const logProcessors: LogRecordProcessor[] = [];
-  if (settings.exportLogs) {
-    const records = pipeline<ReadWriteLogRecord>(
+  // Log records go to the exporter as plain readable records, built once from the logger's
+  // record: the SDK's LoggerProvider would copy each into a LogRecordImpl, validate every
+  // attribute again and look the active context up a second time.
+  const records = settings.exportLogs
+    ? pipeline<ReadableLogRecord>(
       "logs",
       settings.logsEndpoint,
       new OTLPLogExporter(exporterOptions(settings.logsEndpoint)),
-    );
-    logProcessors.push({
-      onEmit: (record) => records.add(record),
-      forceFlush: records.flush,
-      shutdown: records.shutdown,
-    });
-  }
-  const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
-  const otelLogger = loggerProvider.getLogger(SCOPE.name, SCOPE.version, {
-    schemaUrl: SCOPE.schemaUrl,
-  });
-  const otlpSink = (record: LogRecord) =>
-    otelLogger.emit({
-      timestamp: new Date(record.time),
+    )
+    : undefined;
+  const scope = { name: SCOPE.name, version: SCOPE.version, schemaUrl: SCOPE.schemaUrl };
+  const otlpSink = (record: LogRecord, spanContext: SpanContext | undefined) =>
+    records!.add({
+      hrTime: millisToHrTime(Date.parse(record.time)),
+      hrTimeObserved: millisToHrTime(Date.now()),
+      spanContext: spanContext && isSpanContextValid(spanContext) ? spanContext : undefined,
       severityNumber: SEVERITY[record.level],
       severityText: record.level.toUpperCase(),
       body: record.message,
+      eventName: undefined,
+      resource,
+      instrumentationScope: scope,
       attributes: logAttributes(record),
-      context: context.active(),
+      droppedAttributesCount: 0,
     });
   const consoleSink = capture?.logSink;
-  const sink = settings.exportLogs
-    ? consoleSink ? (record: LogRecord) => (consoleSink(record), otlpSink(record)) : otlpSink
+  const sink = records
+    ? consoleSink
+      ? (record: LogRecord, spanContext: SpanContext | undefined) => (
+        consoleSink(record, spanContext), otlpSink(record, spanContext)
+      )
+      : otlpSink
     : consoleSink;
 
   return {
@@ -240,10 +239,10 @@ export function createServiceTelemetry(
     }),
     metrics,
     flush: async () => {
-      await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+      await Promise.all([tracerProvider.forceFlush(), records?.flush()]);
     },
     shutdown: async () => {
-      await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
+      await Promise.all([tracerProvider.shutdown(), records?.shutdown()]);
     },
   };
 }
@@ -300,7 +299,8 @@ const BASE_FIELDS = new Set(["time", "level", "service", "message", "trace_id", 
 /** Log fields as OTLP attributes: primitives as they are, anything else as JSON. */
 function logAttributes(record: LogRecord): Record<string, string | number | boolean> {
   const attributes: Record<string, string | number | boolean> = {};
-  for (const [key, value] of Object.entries(record)) {
+  for (const key in record) {
+    const value = record[key];
     if (BASE_FIELDS.has(key) || value === undefined || value === null) continue;
     attributes[key] = typeof value === "string" || typeof value === "number" ||
         typeof value === "boolean"
