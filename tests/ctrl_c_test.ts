@@ -130,7 +130,7 @@ async function ctrlC(
 }
 
 /** What was wrong with a run, if anything. */
-function problems(task: "start" | "dev", outcome: Outcome, restarted: boolean): string[] {
+function problems(outcome: Outcome, restarted: boolean): string[] {
   return [
     outcome.code !== 0 && `exit code ${outcome.code}`,
     !outcome.output.includes('"message":"host stopped"') && 'no "host stopped"',
@@ -155,7 +155,7 @@ for (const task of ["start", "dev"] as const) {
         const dataDir = await Deno.makeTempDir({ prefix: "otel-functions-ctrl-c-" });
         try {
           const outcome = await ctrlC(task, dataDir, { restartFirst: restarted });
-          const wrong = problems(task, outcome, restarted);
+          const wrong = problems(outcome, restarted);
           if (wrong.length > 0) {
             failures.push(`run ${index}: ${wrong.join(", ")}\n${outcome.output.slice(-3000)}`);
           }
