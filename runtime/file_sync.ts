@@ -23,6 +23,8 @@
 export const FSYNC_POLICIES = ["always", "interval", "never"] as const;
 /** When appended data is synced to disk. */
 export type FsyncPolicy = typeof FSYNC_POLICIES[number];
+/** How often the `interval` policy syncs dirty files. */
+export const FSYNC_INTERVAL_MS = 1000;
 
 /** A file as far as syncing goes. */
 export interface Syncable {
@@ -36,7 +38,7 @@ export class FileSync {
   readonly #pending = new Map<Syncable, Promise<void>>();
   readonly #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly policy: FsyncPolicy, intervalMs = 1000) {
+  constructor(readonly policy: FsyncPolicy, intervalMs = FSYNC_INTERVAL_MS) {
     if (policy === "interval") {
       this.#timer = setInterval(() => this.flush().catch(() => {}), intervalMs);
       Deno.unrefTimer(this.#timer);

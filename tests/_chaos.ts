@@ -20,8 +20,16 @@ import { type MessageRecord, runLoad } from "../load/mod.ts";
 import { OtlpReceiver } from "../testing/otlp_receiver.ts";
 import { random } from "./_bad_inputs.ts";
 import { FlagSource } from "../runtime/flags/source.ts";
+import { type Config, loadConfig } from "../runtime/config.ts";
 import { HostProcess, TcpProxy } from "./_faults.ts";
-import { type Backends, embeddedBackends, realBackends, redelivered } from "./_scenarios.ts";
+import {
+  type Backends,
+  embeddedBackends,
+  HANDLED_LINES,
+  handledCounts,
+  realBackends,
+  redelivered,
+} from "./_scenarios.ts";
 
 /** What can go wrong. */
 export type FaultKind =
@@ -113,6 +121,10 @@ export interface ChaosReport {
   readonly deadLetteredAccepted: number;
   /** Extra runs of a sink's handler for a message it had handled already (absorbed by idempotency). */
   readonly redelivered: { readonly app2: number; readonly app4: number };
+  /** Messages each Kafka-triggered function finished at least once (what redeliveries add to). */
+  readonly handled: { readonly app2: number; readonly app4: number };
+  /** Accepted messages of the Kafka path (app1 → app2 → app3 → app4) that landed in app4. */
+  readonly landedViaKafka: number;
   /** Dead-lettered messages by function and error type. */
   readonly deadLettered: Readonly<Record<string, number>>;
   /** The longest time a Purchase partition with messages waiting saw none of them land. */
@@ -137,8 +149,23 @@ export interface ChaosReport {
 const DEADLINE_MS = 30_000;
 /** After a fault ends, recovery (rejoining the group, reconnecting) still counts as the fault. */
 export const RECOVERY_MS = 10_000;
-/** Outside faults, a partition retries a failing message within its attempts' backoff (200 ms doubling, 5 attempts: 3 s) plus handling. */
-const STALL_BUDGET_MS = 5_000;
+/**
+ * Outside faults, a message failing every attempt holds its partition for the backoffs between
+ * its attempts (`KAFKA_RETRY_BACKOFF_MS` doubling, `KAFKA_MAX_ATTEMPTS` attempts; the host's
+ * defaults, which the run uses).
+ */
+export function retryBackoffsMs(
+  { kafkaMaxAttempts, kafkaRetryBackoffMs }: Pick<
+    Config,
+    "kafkaMaxAttempts" | "kafkaRetryBackoffMs"
+  > = loadConfig({}),
+): number {
+  return kafkaRetryBackoffMs * (2 ** (kafkaMaxAttempts - 1) - 1);
+}
+/** Besides the backoffs: running the attempts, the dead letter, and the landing poll's lag. */
+const HANDLING_ALLOWANCE_MS = 2_000;
+/** How long a partition may go without progress that no fault explains: its retry budget. */
+const STALL_BUDGET_MS = retryBackoffsMs() + HANDLING_ALLOWANCE_MS;
 
 /** The faults of a run, drawn from `seed`: the same seed gives the same plan. */
 export function planFaults(
@@ -315,6 +342,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lostIds: lostIds.slice(0, 20),
       deadLetteredAccepted: unlanded.length - lostIds.length,
       redelivered: redelivered(lines),
+      handled: {
+        app2: handledCounts(lines, HANDLED_LINES.app2).size,
+        app4: handledCounts(lines, HANDLED_LINES.app4).size,
+      },
+      landedViaKafka: messages.filter((m) =>
+        m.route === "post-message" && m.landedAt !== undefined
+      ).length,
       deadLettered: dead.counts,
       longestStall: stall,
       longestWaitMs: Math.round(longestWaitMs),
@@ -444,7 +478,7 @@ export function formatChaos(report: ChaosReport): string {
     `sent ${report.sent} (${
       entries(report.statuses)
     }), accepted ${report.accepted}, landed ${report.landed}, lost ${report.lost}`,
-    `redelivered: app2 ${report.redelivered.app2}, app4 ${report.redelivered.app4}; dead-lettered: ${
+    `redelivered: app2 ${report.redelivered.app2} (of ${report.handled.app2} handled), app4 ${report.redelivered.app4} (of ${report.handled.app4}); dead-lettered: ${
       entries(report.deadLettered)
     }`,
     `longest stall: partition ${report.longestStall.partition}, ${report.longestStall.ms} ms (${report.longestStall.unexplainedMs} ms no fault explains; budget ${report.stallBudgetMs} ms)`,

@@ -116,6 +116,11 @@ export async function notLanded(
   return missing;
 }
 
+/** A message counts as lost once it has not landed and nothing more landed for this long. */
+export const LANDED_STALL_MS = 30_000;
+/** How often the outage scenario asks `/readyz` during the outage. */
+export const READYZ_SAMPLE_MS = 1000;
+
 /**
  * Waits until every accepted message landed, as long as they keep landing: gives up once none
  * landed for `stallMs` (or after `capMs` in all), and returns the ids still missing then. A
@@ -125,7 +130,7 @@ export async function notLanded(
 async function waitLanded(
   urls: { app3: string; app4: string },
   accepted: LoadReport["accepted"],
-  stallMs = 30_000,
+  stallMs = LANDED_STALL_MS,
   capMs = 600_000,
 ): Promise<{ missing: string[]; ms: number }> {
   const started = Date.now();
@@ -147,29 +152,39 @@ async function waitLanded(
   return { missing, ms: Date.now() - started };
 }
 
+/** The lines a Kafka-triggered function writes when it is done with a message, by service. */
+export const HANDLED_LINES = {
+  app2: "message forwarded to app3",
+  app4: "message cached",
+} as const;
+
 /**
- * How many times a function's handler ran again for a message it had handled already (a
- * redelivery, absorbed by the idempotent sink), counted from the host's log: `message` is the
- * line the handler writes when it is done (app2: "message forwarded to app3", app4: "message
- * cached").
+ * How often a function's handler finished each message, from the host's log: `message` is the
+ * line the handler writes when it is done ({@linkcode HANDLED_LINES}). A count above 1 is a
+ * redelivery the idempotent sink absorbed.
  */
-export function extraRuns(lines: readonly string[], message: string): number {
+export function handledCounts(lines: readonly string[], message: string): Map<string, number> {
   const seen = new Map<string, number>();
   for (const line of lines) {
     if (!line.includes(`"message":"${message}"`)) continue;
     const id = JSON.parse(line).message_id as string;
     seen.set(id, (seen.get(id) ?? 0) + 1);
   }
+  return seen;
+}
+
+/** How many times a function's handler ran again for a message it had handled already. */
+export function extraRuns(lines: readonly string[], message: string): number {
   let extra = 0;
-  for (const count of seen.values()) extra += count - 1;
+  for (const count of handledCounts(lines, message).values()) extra += count - 1;
   return extra;
 }
 
 /** Redeliveries the Kafka-triggered functions absorbed, by the function's service. */
 export function redelivered(lines: readonly string[]): { app2: number; app4: number } {
   return {
-    app2: extraRuns(lines, "message forwarded to app3"),
-    app4: extraRuns(lines, "message cached"),
+    app2: extraRuns(lines, HANDLED_LINES.app2),
+    app4: extraRuns(lines, HANDLED_LINES.app4),
   };
 }
 
@@ -293,9 +308,12 @@ export interface OutageFigures {
   /** From the outage's start to the first `/readyz` answer that was not 200 (-1: none). */
   readonly readyzDetectedMs: number;
   /**
-   * From the dependency's return to the first success of a call that needs it (Redis: app4's
-   * read of a key; PostgreSQL and Kafka: app1's path through them).
+   * What the recovery probe (a call that needs the dependency: Redis: app4's read of a key;
+   * PostgreSQL and Kafka: app1's path through them) answered during the outage (0: no answer),
+   * which shows the probe does need it. Not probed for OTLP, which no call needs.
    */
+  readonly probeDuring?: number;
+  /** From the dependency's return to the recovery probe's first success. */
   readonly recoveryMs: number;
   /** From the dependency's return until every accepted message had landed. */
   readonly landedAfterMs: number;
@@ -342,6 +360,16 @@ export async function outageScenario(
   };
   const { path, service } = needs[dependency];
   const other: FlowPath = path === "/Message" ? "/Message/Post-Message" : "/Message";
+  // A call that needs the dependency, probed on its own. Redis: app4's read of a key (a 404 is
+  // Redis answering too); the others: app1's path through it.
+  const probe = (): Promise<Response> =>
+    dependency === "redis"
+      ? fetch(`${test.url("app4")}/Message/${crypto.randomUUID()}`)
+      : fetch(`${test.url("app1")}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ content: "recovery probe" }),
+      });
   const load = new Load(test.url("app1"), options.clients ?? 4, 20);
   try {
     await sleep(1500);
@@ -351,6 +379,15 @@ export async function outageScenario(
     if (dependency === "redis") await backends.redisProxy!.cut("refuse");
     if (dependency === "kafka") backends.kafka!.pause();
     if (dependency === "otlp") await otlpProxy.cut(options.otlpMode ?? "refuse");
+    // The recovery probe, once during the outage: it must fail then, or it probes nothing.
+    const probing = dependency === "otlp"
+      ? undefined
+      : sleep(1000).then(() =>
+        probe().then(async (response) => {
+          await response.body?.cancel();
+          return response.status;
+        }, () => 0)
+      );
     const readyzDuring: number[] = [];
     let readyzDetectedMs = -1;
     while (Date.now() - outageStarted < options.outageSeconds * 1000) {
@@ -359,9 +396,10 @@ export async function outageScenario(
       const status = response?.status ?? 0;
       if (status !== 200 && readyzDetectedMs < 0) readyzDetectedMs = Date.now() - outageStarted;
       readyzDuring.push(status);
-      await sleep(1000);
+      await sleep(READYZ_SAMPLE_MS);
     }
     const during = load.report;
+    const probeDuring = await probing;
     if (dependency === "postgres") await backends.postgresProxy!.restore();
     if (dependency === "redis") await backends.redisProxy!.restore();
     if (dependency === "kafka") backends.kafka!.resume();
@@ -369,16 +407,6 @@ export async function outageScenario(
     const restored = Date.now();
     const outageMs = restored - outageStarted;
     const spansAtRestore = receiver.spans.length;
-    // The first success of a call that needs the dependency, probed on its own. Redis: app4's
-    // read of a key (a 404 is Redis answering too); the others: app1's path through it.
-    const probe = (): Promise<Response> =>
-      dependency === "redis"
-        ? fetch(`${test.url("app4")}/Message/${crypto.randomUUID()}`)
-        : fetch(`${test.url("app1")}${path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ content: "recovery probe" }),
-        });
     let recoveryMs = -1;
     while (Date.now() - restored < 60_000) {
       const response = await probe().catch(() => undefined);
@@ -407,6 +435,7 @@ export async function outageScenario(
       otherPathDuring: delta(before, during, other),
       readyzDuring,
       readyzDetectedMs,
+      ...(probeDuring === undefined ? {} : { probeDuring }),
       recoveryMs,
       landedAfterMs: Date.now() - restored,
     };

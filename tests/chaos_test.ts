@@ -16,9 +16,10 @@ import {
   formatChaos,
   longestStall,
   planFaults,
+  retryBackoffsMs,
   runChaos,
 } from "./_chaos.ts";
-import { realBackendsUnavailable } from "./_scenarios.ts";
+import { HANDLED_LINES, realBackendsUnavailable, redelivered } from "./_scenarios.ts";
 
 const SEED = 771;
 const SHORT = { durationMs: 20_000, faultMs: [1500, 4000], gapMs: [800, 2500] } as const;
@@ -69,6 +70,29 @@ Deno.test("longestStall: waits with nothing landing, less what the faults (and r
   assert.equal(longestStall([message(0, 10), message(60_000, 60_010)], []).ms, 10);
 });
 
+Deno.test("redelivered: a second finished run for the same message, per function", () => {
+  const line = (message: string, id: string) =>
+    JSON.stringify({ level: "info", message, message_id: id });
+  const lines = [
+    line(HANDLED_LINES.app2, "a"),
+    line(HANDLED_LINES.app2, "b"),
+    line(HANDLED_LINES.app4, "a"),
+    line(HANDLED_LINES.app2, "a"), // app2 ran again for a
+    line(HANDLED_LINES.app4, "a"), // and app4 twice more
+    line(HANDLED_LINES.app4, "a"),
+    line("message handling failed; retrying", "b"), // a retry is not a redelivery
+  ];
+  assert.deepEqual(redelivered(lines), { app2: 1, app4: 2 });
+  assert.deepEqual(redelivered(lines.slice(0, 3)), { app2: 0, app4: 0 });
+});
+
+Deno.test("retryBackoffsMs: the backoffs between a failing message's attempts", () => {
+  // 200 ms doubling between 5 attempts: 200 + 400 + 800 + 1600.
+  assert.equal(retryBackoffsMs({ kafkaMaxAttempts: 5, kafkaRetryBackoffMs: 200 }), 3000);
+  assert.equal(retryBackoffsMs({ kafkaMaxAttempts: 1, kafkaRetryBackoffMs: 200 }), 0);
+  assert.equal(retryBackoffsMs({ kafkaMaxAttempts: 3, kafkaRetryBackoffMs: 50 }), 150);
+});
+
 function assertTargets(report: ChaosReport): void {
   const text = formatChaos(report);
   assert.ok(report.faults.length >= 3, text);
@@ -78,6 +102,14 @@ function assertTargets(report: ChaosReport): void {
   assert.ok(report.deadLetteredAccepted > 0, text);
   assert.ok((report.deadLettered["forward-purchase Error"] ?? 0) > 0, text);
   assert.equal(report.landed + report.deadLetteredAccepted, report.accepted, text);
+  // Redeliveries are counted from the lines the functions write when done with a message: each
+  // message that landed through Kafka has such a line, or the count would see nothing. (A
+  // SIGKILL can cut off the lines of the host's last turn, so then most, not all.)
+  const killed = report.faults.some((fault) => fault.kind === "host-sigkill");
+  const most = (count: number) => killed ? Math.floor(count * 0.9) : count;
+  assert.ok(report.landedViaKafka > 0, text);
+  assert.ok(report.handled.app4 >= most(report.landedViaKafka), text);
+  assert.ok(report.handled.app2 >= most(report.handled.app4), text);
   assert.equal(report.overDeadline, 0, text);
   assert.ok(report.longestStall.unexplainedMs <= report.stallBudgetMs, text);
   assert.ok(report.passed, text);

@@ -10,10 +10,12 @@
 import {
   type Backends,
   embeddedBackends,
+  LANDED_STALL_MS,
   type OutageFigures,
   outageScenario,
   type PoisonFigures,
   poisonScenario,
+  READYZ_SAMPLE_MS,
   realBackends,
   realBackendsUnavailable,
   type RestartFigures,
@@ -23,6 +25,9 @@ import { parseArgs } from "node:util";
 import { MAX_CONTENT_CHARS } from "../functions/_shared/message.ts";
 import { loadConfig } from "../runtime/config.ts";
 import { MAX_HEADER_BYTES } from "../runtime/http/server.ts";
+import { ALLOWED_COMMANDS } from "../runtime/cache/bridge.ts";
+import { FSYNC_INTERVAL_MS } from "../runtime/file_sync.ts";
+import { DLQ_SUFFIX } from "../runtime/messaging/consumer.ts";
 import { badRequests } from "./_bad_inputs.ts";
 import { type ChaosReport, describeFault, formatChaos, RECOVERY_MS, runChaos } from "./_chaos.ts";
 
@@ -238,7 +243,7 @@ for (const c of chaos) {
     "fault lasts until the host answered ready again):",
     "",
     c.faults.map((f) =>
-      `${(f.atMs / 1000).toFixed(1)} s ${f.kind} (${(f.tookMs / 1000).toFixed(1)} s)`
+      `${(f.atMs / 1000).toFixed(1)} s ${describeFault(f)} (${(f.tookMs / 1000).toFixed(1)} s)`
     )
       .join("; ") + ".",
   );
@@ -250,7 +255,9 @@ lines.push(
   "The host runs as its own process; mid-stream it gets SIGKILL (crash) or SIGTERM (stop), then it",
   "is started again on the same data. *Redelivered* counts handler runs for messages already",
   "handled, because an offset was not yet committed at the crash. A message counts as lost only if",
-  "it had not landed once nothing more landed for 30 s. On real servers *all landed after",
+  `it had not landed once nothing more landed for ${
+    LANDED_STALL_MS / 1000
+  } s. On real servers *all landed after`,
   "restart* is mostly the Kafka backlog draining at the mock broker's pace (it answers a fetch",
   "with one record batch per partition); the embedded bus shows the host's own pace.",
   "",
@@ -288,10 +295,13 @@ lines.push(
   "",
   "The dependency goes away while the load runs; *during* counts the answers app1 gave in that",
   "time on the path that needs the dependency and on the other path; *readyz* is what the",
-  "service using it reported, sampled each second (and how soon after the outage began it first",
+  `service using it reported, sampled every ${
+    READYZ_SAMPLE_MS / 1000
+  } s (and how soon after the outage began it first`,
   "said not ready); *recovery* is the time from the dependency's return to the first success of",
   "a call that needs it (Redis: app4's `GET /Message/:id`, which reads the cache; PostgreSQL and",
-  "Kafka: app1's path through them).",
+  "Kafka: app1's path through them); *probe during* is what that same call answered during the",
+  "outage, which shows it needs the dependency.",
   "",
 );
 header(
@@ -303,6 +313,7 @@ header(
   "path needing it, during",
   "other path, during",
   "readyz during",
+  "probe during",
   "recovery (ms)",
   "all landed after return (s)",
 );
@@ -316,6 +327,7 @@ for (const f of outages.filter((o) => o.dependency !== "otlp")) {
     answers(f.duringOutage),
     answers(f.otherPathDuring),
     readyz(f),
+    f.probeDuring ?? "—",
     f.recoveryMs,
     s(f.landedAfterMs),
   );
@@ -370,7 +382,7 @@ lines.push(
   "## Poison message",
   "",
   "A malformed value is published to `Purchase`, then a good message with the same key (so the",
-  "same partition). The poison goes to `Purchase.DLQ` at once (a `PermanentError` spends no",
+  `same partition). The poison goes to \`Purchase${DLQ_SUFFIX}\` at once (a \`PermanentError\` spends no`,
   "retries) with its original value and headers plus `dlq.*` headers and the trace context; the",
   "good message behind it is handled.",
   "",
@@ -415,9 +427,11 @@ lines.push(
   "  message contents, credentials or tokens, on the error paths too (a 409, bad input, a",
   "  dead-lettered message, PostgreSQL and Redis outages with their retries), checked by",
   "  `tests/security_test.ts` with a PostgreSQL role and a Redis that really have passwords.",
-  "- The services listen on 127.0.0.1 unless `HOST` says otherwise. The Redis REST bridge listens",
+  `- The services listen on ${defaults.hostname} unless \`HOST\` says otherwise. The Redis REST bridge listens`,
   "  on 127.0.0.1 only, answers 401 without its bearer token (a random one per host start), and",
-  "  runs only what the cache client sends (PING, GET, SET); every endpoint limits bodies",
+  `  runs only what the cache client sends (${
+    [...ALLOWED_COMMANDS].join(", ")
+  }); every endpoint limits bodies`,
   `  (\`MAX_BODY_BYTES\`, ${defaults.maxBodyBytes} by default, 413) and headers (${MAX_HEADER_BYTES}`,
   "  bytes, 431).",
   "",
@@ -438,7 +452,9 @@ lines.push(
   "  message's failure.",
   `- The embedded bus and store write each message before acknowledging it, so a killed process`,
   "  loses nothing acknowledged; whether it is on disk when the machine crashes is",
-  `  \`EMBEDDED_FSYNC\` (\`${defaults.embeddedFsync}\` by default: synced every second;`,
+  `  \`EMBEDDED_FSYNC\` (\`${defaults.embeddedFsync}\` by default: synced every ${
+    FSYNC_INTERVAL_MS / 1000
+  } s;`,
   "  `always`: before acknowledging). PGlite keeps its data folder.",
   "",
 );

@@ -182,6 +182,8 @@ function assertOutage(figures: OutageFigures): void {
     figures.readyzDuring.findIndex((s) => s !== 200),
   );
   assert.ok(fromDetection.length >= 2 && fromDetection.every((s) => s === 503), said);
+  // The recovery probe failed while the dependency was away: it goes through the dependency.
+  assert.equal(figures.probeDuring, 503, `the recovery probe answered ${figures.probeDuring}`);
   assert.ok(
     figures.recoveryMs >= 0 && figures.recoveryMs < 10_000,
     `recovered after ${figures.recoveryMs} ms`,
