@@ -691,7 +691,7 @@ async function startBus(
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       batch: config.kafkaBatch,
     })
-    : await EmbeddedBus.open(config.kafka.dir, { fsync: config.embeddedFsync });
+    : await EmbeddedBus.open(config.kafka.dir, { fsync: config.embeddedFsync, log });
   stack.push(Phase.Infrastructure, "message bus", () => bus.close());
   return bus;
 }

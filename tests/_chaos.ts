@@ -379,8 +379,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 /**
- * Dead letters by `function error_type`, and when each message was dead-lettered (Unix ms, by
- * message id), from the host's log.
+ * Dead letters by `function error_type: error message` (why), and when each message was
+ * dead-lettered (Unix ms, by message id), from the host's log.
  */
 function deadLetters(
   lines: readonly string[],
@@ -390,7 +390,8 @@ function deadLetters(
   for (const line of lines) {
     if (!line.includes('"message":"message dead-lettered"')) continue;
     const record = JSON.parse(line);
-    const key = `${record.function} ${record.error_type}`;
+    const why = typeof record.error === "string" ? record.error : record.error?.message;
+    const key = `${record.function} ${record.error_type}${why ? `: ${why}` : ""}`;
     counts[key] = (counts[key] ?? 0) + 1;
     if (typeof record.message_id === "string") {
       ids.set(record.message_id, Date.parse(record.time));

@@ -6,14 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { testWhen } from "../runtime/_test_needs.ts";
+import { waitFor } from "../testing/wait.ts";
+import { HostProcess } from "./_faults.ts";
+import { postJson } from "./_harness.ts";
 import {
   type Backends,
   embeddedBackends,
+  HANDLED_LINES,
+  handledCounts,
   type OutageFigures,
   outageScenario,
   poisonScenario,
   realBackends,
   realBackendsUnavailable,
+  redelivered,
   restartScenario,
 } from "./_scenarios.ts";
 
@@ -203,3 +209,80 @@ function assertTelemetryOutage(figures: OutageFigures): void {
   assert.ok(figures.exportRecoveries! >= 1, "said when export recovered");
   assert.ok(figures.spansAfter! > 0, "spans arrive again");
 }
+
+Deno.test({
+  name:
+    "offsets that cannot be written: app2 says not ready, and a crash then redelivers what was handled (counted) [embedded]",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const backends = await embeddedBackends();
+    const env = {
+      ...HostProcess.ports(),
+      ...backends.env,
+      HOST: "127.0.0.1",
+      OTEL_SDK_DISABLED: "true",
+      EXECUTOR_SCHEDULE: "0 0 0 1 1 *",
+      CONSOLE: "off",
+      LOG_FORMAT: "json",
+    };
+    const hosts = [await HostProcess.start(env)];
+    const readyz = async () => {
+      const response = await fetch(`${hosts.at(-1)!.urls.app2}/readyz`);
+      return { status: response.status, text: await response.text() };
+    };
+    try {
+      // The offsets file cannot be written: its temporary file's name is taken by a folder.
+      const blocker = `${backends.env.DATA_DIR}/bus/offsets.json.tmp`;
+      await waitFor(
+        "no offsets write under way",
+        () => Deno.mkdir(blocker).then(() => true, () => false),
+      );
+      const sent = await postJson(`${hosts[0].urls.app1}/Message/Post-Message`, { content: "a" });
+      assert.equal(sent.status, 202);
+      const id = sent.body.id as string;
+      const handled = (lines: readonly string[]) => ({
+        app2: handledCounts(lines, HANDLED_LINES.app2).get(id) ?? 0,
+        app4: handledCounts(lines, HANDLED_LINES.app4).get(id) ?? 0,
+      });
+      await waitFor("app2 and app4 to handle it", () => {
+        const { app2, app4 } = handled(hosts[0].lines);
+        return app2 === 1 && app4 === 1;
+      });
+      const said = await waitFor("app2 to say not ready", async () => {
+        const answer = await readyz();
+        return answer.status === 503 ? answer.text : undefined;
+      });
+      assert.match(said, /"kafka":"down: OffsetsNotWritableError"/);
+      const why = hosts[0].records(
+        "embedded bus cannot write its offsets; its consumers wait until it can",
+      );
+      assert.equal(why.length, 1, "said once, not per retry");
+      assert.equal(why[0].error_type, "EISDIR");
+      // A crash before the offsets could be written: the restarted host gets the message again.
+      hosts[0].kill("SIGKILL");
+      await hosts[0].exited;
+      await Deno.remove(blocker);
+      hosts.push(await HostProcess.start(env));
+      const lines = () => hosts.flatMap((host) => host.lines);
+      // app2 gets it again, and so does app4, twice: its own redelivery, and the copy app3
+      // publishes again when app2 forwards it again (at least once, all the way down).
+      await waitFor("the redeliveries", () => {
+        const { app2, app4 } = handled(lines());
+        return app2 === 2 && app4 === 3;
+      });
+      assert.deepEqual(redelivered(lines()), { app2: 1, app4: 2 });
+      assert.equal((await readyz()).status, 200);
+    } finally {
+      for (const host of hosts) {
+        try {
+          host.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        await host.exited;
+      }
+      await backends.close();
+    }
+  },
+});

@@ -371,6 +371,7 @@ async function deadLetter(
     offset: message.offset,
     attempts,
     error_type: errorType(error),
+    error: error instanceof Error ? error : reason,
     dead_letter_topic: fn.topic + DLQ_SUFFIX,
   });
   // The current (failed) process span is injected by the producer, so the dead letter stays in

@@ -317,6 +317,8 @@ consumerTest(
         assert.ok(error);
         assert.equal(error.dead_letter_topic, "Purchase.DLQ");
         assert.equal(error.attempts, 3);
+        // Why, in the line too (the dead letter's dlq.error.message).
+        assert.equal((error.error as Error).message, "cannot read content of undefined");
         // The poison message is resolved: it will not come back.
         const partition = Number(process.attributes["messaging.destination.partition.id"]);
         await waitFor(

@@ -28,7 +28,7 @@
  */
 import { errorType } from "../errors.ts";
 import { FileSync, type FsyncPolicy } from "../file_sync.ts";
-import type { Delivery } from "../function.ts";
+import type { Delivery, Logger } from "../function.ts";
 import {
   type BatchHandler,
   type Bus,
@@ -101,6 +101,8 @@ export interface EmbeddedBusOptions {
   readonly compactAfter?: number;
   /** The clock (Unix ms), for tests. */
   readonly now?: () => number;
+  /** Where the bus says that its offsets cannot be written, and when they can again. */
+  readonly log?: Pick<Logger, "error" | "info">;
 }
 
 interface Outgoing {
@@ -129,6 +131,7 @@ export class EmbeddedBus implements Bus {
   readonly #sweeper: ReturnType<typeof setInterval>;
   #offsetWrite: Promise<void> = Promise.resolve();
   #offsetError: unknown;
+  readonly #log: EmbeddedBusOptions["log"];
 
   private constructor(dir: string, stored: OffsetsFile, options: EmbeddedBusOptions) {
     this.#dir = dir;
@@ -136,6 +139,7 @@ export class EmbeddedBus implements Bus {
     this.#seen = stored.seen;
     this.#sync = new FileSync(options.fsync ?? "interval");
     this.#now = options.now ?? Date.now;
+    this.#log = options.log;
     this.#retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.#groupRetentionMs = options.groupRetentionMs ?? 7 * DAY_MS;
     this.#compactAfter = options.compactAfter ?? 10_000;
@@ -224,14 +228,18 @@ export class EmbeddedBus implements Bus {
     return Promise.resolve(subscription);
   }
 
-  /** Fails while offsets cannot be written (consumers wait meanwhile; readiness says why). */
+  /**
+   * Fails with an `OffsetsNotWritableError` while offsets cannot be written (consumers wait
+   * meanwhile; readiness names the error, the log says why).
+   */
   ping(): Promise<void> {
     if (this.#offsetError === undefined) return Promise.resolve();
-    return Promise.reject(
-      new Error(`the embedded bus cannot write its offsets (${errorType(this.#offsetError)})`, {
-        cause: this.#offsetError,
-      }),
+    const error = new Error(
+      `the embedded bus cannot write its offsets (${errorType(this.#offsetError)})`,
+      { cause: this.#offsetError },
     );
+    error.name = "OffsetsNotWritableError";
+    return Promise.reject(error);
   }
 
   async close(): Promise<void> {
@@ -391,8 +399,19 @@ export class EmbeddedBus implements Bus {
     };
     // One failed write must not stop the ones after it.
     this.#offsetWrite = this.#offsetWrite.catch(() => {}).then(write).then(
-      () => this.#offsetError = undefined,
+      () => {
+        if (this.#offsetError !== undefined) {
+          this.#log?.info("embedded bus writes its offsets again", { path });
+        }
+        this.#offsetError = undefined;
+      },
       (error) => {
+        if (this.#offsetError === undefined) {
+          this.#log?.error(
+            "embedded bus cannot write its offsets; its consumers wait until it can",
+            { path, error_type: errorType(error), error },
+          );
+        }
         this.#offsetError = error;
         throw error;
       },
