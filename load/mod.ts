@@ -27,6 +27,9 @@ import { percentile } from "../bench/stats.ts";
 
 /** Which of app1's two endpoints the load goes to ("both" alternates). */
 export type LoadPath = "message" | "post-message" | "both";
+/** How long a request of the load may wait for its answer before it is given up (aborted). */
+export const REQUEST_DEADLINE_MS = 30_000;
+
 /** One endpoint: `message` lands in PostgreSQL (via app3), `post-message` in Redis (via app4). */
 export type Route = "message" | "post-message";
 
@@ -238,7 +241,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             traceparent: `00-${message.traceId}-${hex(8)}-01`,
           },
           body: JSON.stringify({ id: message.id, content: `load ${runId} ${index}` }),
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
         },
       );
       if (options.keepMessages && route === "post-message" && response.ok) {

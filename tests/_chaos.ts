@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { type MessageRecord, runLoad } from "../load/mod.ts";
+import { type MessageRecord, REQUEST_DEADLINE_MS, runLoad } from "../load/mod.ts";
 import { OtlpReceiver } from "../testing/otlp_receiver.ts";
 import { random } from "./_bad_inputs.ts";
 import { FlagSource } from "../runtime/flags/source.ts";
@@ -145,8 +145,6 @@ export interface ChaosReport {
   readonly passed: boolean;
 }
 
-/** The load's own deadline per request (`runLoad` aborts after it). */
-const DEADLINE_MS = 30_000;
 /** After a fault ends, recovery (rejoining the group, reconnecting) still counts as the fault. */
 export const RECOVERY_MS = 10_000;
 /**
@@ -327,7 +325,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     const lostIds = unlanded.filter((m) => !dead.ids.has(m.id)).map((m) => m.id);
     const longestWaitMs = Math.max(0, ...messages.map((m) => m.settledMs).filter(Number.isFinite));
-    const overDeadline = messages.filter((m) => m.settledMs >= DEADLINE_MS).length;
+    const overDeadline = messages.filter((m) => m.settledMs >= REQUEST_DEADLINE_MS).length;
     const result: Omit<ChaosReport, "passed"> = {
       seed: options.seed,
       backends: options.backends,
@@ -353,7 +351,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       longestStall: stall,
       longestWaitMs: Math.round(longestWaitMs),
       overDeadline,
-      deadlineMs: DEADLINE_MS,
+      deadlineMs: REQUEST_DEADLINE_MS,
       stallBudgetMs: STALL_BUDGET_MS,
       hostStarts: hosts.length,
     };

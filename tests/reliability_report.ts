@@ -147,6 +147,10 @@ const header = (...names: string[]) => {
 };
 
 const defaults = loadConfig({});
+/** Where the real servers were (host and port only: never credentials). */
+const realHosts = realReason
+  ? "not used here"
+  : ["DATABASE_URL", "REDIS_URL"].map((name) => new URL(Deno.env.get(name)!).host).join(", ");
 lines.push(
   "# Reliability",
   "",
@@ -166,8 +170,9 @@ lines.push(
   "A message is *accepted* when app1 answered 2xx; it is *lost* if it never became readable at",
   "`GET app3 /Message/:id` (`POST /Message` → app3 → PostgreSQL) or `GET app4 /Message/:id`",
   "(`POST /Message/Post-Message` → Kafka → app2 → app3 → Kafka → app4 → Redis). *Real servers*",
-  "are PostgreSQL and Redis on this machine, each behind a TCP proxy the run cuts, and a",
-  "librdkafka mock cluster of the run's own, frozen with SIGSTOP.",
+  `are the PostgreSQL and Redis that \`DATABASE_URL\` and \`REDIS_URL\` name (${realHosts}),`,
+  "each behind a TCP proxy the run cuts, and a librdkafka mock cluster of the run's own, frozen",
+  "with SIGSTOP.",
   "",
   "## Seeded chaos",
   "",
