@@ -43,10 +43,11 @@ const { values: args } = parseArgs({
 const quick = args.quick;
 const scale = quick ? 0.25 : 1;
 const chaosSeed = args.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(args.seed);
+/** How long the chaos runs, as given (or the default). */
+const chaosText = args.chaos ?? (quick ? "30s" : "10m");
 const chaosMs = (() => {
-  const text = args.chaos ?? (quick ? "30s" : "10m");
-  const match = /^(\d+)(s|m)$/.exec(text);
-  if (!match) throw new Error(`--chaos ${text}: expected e.g. 90s or 10m`);
+  const match = /^(\d+)(s|m)$/.exec(chaosText);
+  if (!match) throw new Error(`--chaos ${chaosText}: expected e.g. 90s or 10m`);
   return Number(match[1]) * (match[2] === "m" ? 60_000 : 1000);
 })();
 const seconds = (s: number) => Math.max(3, Math.round(s * scale));
@@ -157,8 +158,7 @@ lines.push(
   "Every figure below comes from one run of one command, which wrote this file:",
   "",
   "```sh",
-  "deno task reliability --seed " + chaosSeed + " --chaos " +
-    (args.chaos ?? (quick ? "30s" : "10m")),
+  `deno task reliability --seed ${chaosSeed} --chaos ${chaosText}`,
   "```",
   "",
   `Run on ${new Date().toISOString().slice(0, 10)}, ${Deno.build.os}/${Deno.build.arch}, ` +
@@ -204,7 +204,7 @@ header(
   "landed",
   "dead-lettered",
   "lost",
-  "redelivered (app2, app4)",
+  "redelivered of handled (app2, app4)",
   "dead letters by function and cause",
   "longest stall (ms)",
   "unexplained (ms), budget",
@@ -232,7 +232,7 @@ for (const c of chaos) {
     c.landed,
     c.deadLetteredAccepted,
     c.lost,
-    `${c.redelivered.app2}, ${c.redelivered.app4}`,
+    `${c.redelivered.app2} of ${c.handled.app2}, ${c.redelivered.app4} of ${c.handled.app4}`,
     counted(c.deadLettered),
     `${c.longestStall.ms} (partition ${c.longestStall.partition})`,
     `${c.longestStall.unexplainedMs}, ${c.stallBudgetMs}`,

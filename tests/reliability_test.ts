@@ -286,3 +286,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the reliability report's generator types no figure into its prose", async () => {
+  const source = await Deno.readTextFile(new URL("./reliability_report.ts", import.meta.url));
+  // The document's string literals (from where it is written on, comments aside) with what
+  // `${…}` inserts taken out: a number with a unit left over was typed by hand, and the document
+  // would state it whatever the run measured.
+  const lines = source.split("\n");
+  const from = lines.findIndex((line) => line.startsWith("const lines: string[] = []"));
+  assert.ok(from > 0, "where the document is written");
+  const typed = lines.flatMap((line, index) => {
+    if (index < from || /^\s*(\/\/|\/?\*)/.test(line)) return [];
+    const literals = line.match(/"(?:[^"\\]|\\.)*"|`(?:[^`\\]|\\.)*`/g) ?? [];
+    const text = literals.join(" ").replace(/\$\{[^}]*\}/g, "");
+    const figure = /\b\d+(?:\.\d+)?\s?(?:ms|s|MiB|KiB|%|msg\/s|seconds?|minutes?|attempts|times)\b/
+      .exec(text);
+    return figure ? [`line ${index + 1}: ${figure[0]}`] : [];
+  });
+  assert.deepEqual(typed, []);
+});
