@@ -28,11 +28,13 @@ import {
   PermanentError,
 } from "../errors.ts";
 import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "../function.ts";
-import { defined, observe } from "../telemetry/metrics.ts";
+import type { Histogram } from "prom-client";
+import { defined, type Labels, type Metrics, observe } from "../telemetry/metrics.ts";
 import { extractContext } from "../telemetry/propagation.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
 import { isColdStart, recordError } from "../telemetry/span.ts";
 import type { Batch, BatchControl, Bus, StoredMessage, Subscription } from "./bus.ts";
+import { utf8Length } from "./linger.ts";
 import { messagingAttributes, messagingLabels } from "./producer.ts";
 
 /** Suffix of dead-letter topics. */
@@ -63,7 +65,19 @@ export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> 
   telemetry.metrics.messagingDeadLettered.inc(groupLabels(fn), 0);
   telemetry.metrics.messagingRetries.inc(groupLabels(fn), 0);
   const slots = new Slots(options.concurrency ?? 64);
-  const run: Run = { ...options, seen: new Set() };
+  const run: Run = {
+    ...options,
+    seen: new Set(),
+    attributes: {
+      ...messagingAttributes(bus, fn.topic),
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.consumer.group.name": fn.group,
+      "faas.trigger": "pubsub",
+      "faas.name": fn.name,
+    },
+    partitions: new Map(),
+  };
   return bus.subscribe(
     fn.group,
     fn.topic,
@@ -80,10 +94,53 @@ function groupLabels(fn: KafkaFunction) {
   };
 }
 
+/** The labels of the consumed counter and the process duration. */
+type ProcessLabel = Metrics["messagingProcessDuration"] extends Histogram<infer L> ? L : never;
+
+/** What every message of one partition shares, worked out once. */
+interface PartitionShared {
+  readonly id: string;
+  /** Of the consumed counter and the process duration (when handled without failing). */
+  readonly labels: Labels<ProcessLabel>;
+  readonly lagLabels: ReturnType<typeof groupLabels> & {
+    readonly messaging_destination_partition_id: string;
+  };
+}
+
+function processLabels(options: ConsumerRunOptions, partition: string): Labels<ProcessLabel> {
+  const { bus, fn } = options;
+  return defined<ProcessLabel>({
+    ...messagingLabels(bus, fn.topic),
+    messaging_consumer_group_name: fn.group,
+    messaging_operation_name: "process",
+    messaging_destination_partition_id: partition,
+  });
+}
+
 interface Run extends ConsumerRunOptions {
   /** Functions that have had their first (cold) invocation. */
   readonly seen: Set<string>;
+  /** The CONSUMER span's attributes that are the same for every message. */
+  readonly attributes: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly partitions: Map<number, PartitionShared>;
 }
+
+function partitionShared(options: Run, partition: number): PartitionShared {
+  let shared = options.partitions.get(partition);
+  if (shared === undefined) {
+    const id = String(partition);
+    shared = {
+      id,
+      labels: processLabels(options, id),
+      lagLabels: { ...groupLabels(options.fn), messaging_destination_partition_id: id },
+    };
+    options.partitions.set(partition, shared);
+  }
+  return shared;
+}
+
+/** How often, at most, a batch in progress sets the consumer lag gauge. */
+const LAG_EVERY_MS = 50;
 
 /**
  * Handles one partition's batch: up to the free slots at once, in order per key, resolving the
@@ -96,25 +153,29 @@ async function handleBatch(
   control: BatchControl,
   slots: Slots,
 ): Promise<void> {
-  const { fn, telemetry } = options;
+  const { telemetry } = options;
   const { messages } = batch;
-  // Per key, the messages after the first, waiting for the one before them to finish.
-  const later = new Map<string, number[]>();
+  const shared = partitionShared(options, batch.partition);
+  // Each message's successor with the same key (-1: none): it starts once the message is done.
+  const after = new Int32Array(messages.length).fill(-1);
+  const lastOfKey = new Map<string, number>();
   const ready: number[] = [];
   for (let index = 0; index < messages.length; index++) {
     const key = messages[index].key;
-    const queue = key === null ? undefined : later.get(key);
-    if (queue) queue.push(index);
-    else {
-      if (key !== null) later.set(key, []);
-      ready.push(index);
-    }
+    const before = key === null ? undefined : lastOfKey.get(key);
+    if (before === undefined) ready.push(index);
+    else after[before] = index;
+    if (key !== null) lastOfKey.set(key, index);
   }
+  let next = 0; // the first of `ready` not started yet
   const done = new Uint8Array(messages.length);
-  let watermark = 0;
+  let watermark = 0; // messages before it are all done
+  let measured = 0; // the watermark the lag gauge last counted from
+  let lagSetAt = performance.now();
   let halted = false;
   let failure: { error: unknown } | undefined;
-  const running = new Set<Promise<void>>();
+  let running = 0;
+  let idle: (() => void) | undefined; // wakes the loop when a message finishes
   const stopping = () =>
     halted || failure !== undefined || !control.isRunning() || control.isStale();
   const heartbeat = () =>
@@ -123,56 +184,70 @@ async function handleBatch(
     });
   const heartbeats = setInterval(heartbeat, HEARTBEAT_EVERY_MS);
 
+  // The gauge follows the resolved offset at most every PROGRESS_EVERY_MS, and at the end.
+  const setLag = () => {
+    if (watermark === measured) return;
+    measured = watermark;
+    lagSetAt = performance.now();
+    const high = Number(control.highWatermark?.() ?? batch.highWatermark);
+    telemetry.metrics.messagingConsumerLag.set(
+      shared.lagLabels,
+      Math.max(0, high - Number(messages[watermark - 1].offset) - 1),
+    );
+  };
+
   const finish = (index: number, handled: boolean) => {
     if (!handled) {
       halted = true; // the consumer stopped mid-message: leave it and the rest for redelivery
       return;
     }
     done[index] = 1;
-    const key = messages[index].key;
-    const next = key === null ? undefined : later.get(key)?.shift();
-    if (next !== undefined) ready.push(next);
+    if (after[index] !== -1) ready.push(after[index]);
     if (index !== watermark) return;
     while (watermark < messages.length && done[watermark]) watermark++;
-    const last = messages[watermark - 1].offset;
-    control.resolveOffset(last);
-    telemetry.metrics.messagingConsumerLag.set(
-      { ...groupLabels(fn), messaging_destination_partition_id: String(batch.partition) },
-      Math.max(
-        0,
-        Number(BigInt(control.highWatermark?.() ?? batch.highWatermark) - BigInt(last) - 1n),
-      ),
-    );
+    control.resolveOffset(messages[watermark - 1].offset);
+    if (performance.now() - lagSetAt >= LAG_EVERY_MS) setLag();
+  };
+  const settle = () => {
+    running--;
+    slots.release();
+    const wake = idle;
+    idle = undefined;
+    wake?.();
   };
 
   try {
     while (!stopping()) {
-      if (ready.length === 0) {
-        if (running.size === 0) break;
-        await Promise.race(running);
+      if (next === ready.length) {
+        if (running === 0) break;
+        await new Promise<void>((resolve) => idle = resolve);
         continue;
       }
       const turning = eventLoopTurn();
       if (turning) await turning;
-      await slots.acquire();
+      const slot = slots.acquire();
+      if (slot) await slot;
       if (stopping()) {
         slots.release();
         break;
       }
-      const index = ready.shift()!;
-      const run = processMessage(options, batch, messages[index], control)
-        .then((handled) => finish(index, handled), (error) => {
+      const index = ready[next++];
+      running++;
+      processMessage(options, shared, batch, messages[index], control).then(
+        (handled) => {
+          finish(index, handled);
+          settle();
+        },
+        (error) => {
           failure ??= { error };
-        })
-        .finally(() => {
-          slots.release();
-          running.delete(run);
-        });
-      running.add(run);
+          settle();
+        },
+      );
     }
-    await Promise.all(running);
+    while (running > 0) await new Promise<void>((resolve) => idle = resolve);
   } finally {
     clearInterval(heartbeats);
+    setLag();
   }
   await heartbeat();
   if (failure) throw failure.error;
@@ -228,11 +303,12 @@ function eventLoopTurn(): Promise<void> | undefined {
 /** Handles one message; false when the consumer stopped before it was done. */
 function processMessage(
   options: Run,
+  shared: PartitionShared,
   batch: Batch,
   message: StoredMessage,
   control: BatchControl,
 ): Promise<boolean> {
-  const { fn, ctx, telemetry, bus } = options;
+  const { fn, ctx, telemetry } = options;
   const { metrics } = telemetry;
   const started = performance.now();
   const parent = extractContext(message.headers);
@@ -244,16 +320,11 @@ function processMessage(
     kind: SpanKind.CONSUMER,
     links,
     attributes: {
-      ...messagingAttributes(bus, fn.topic),
-      "messaging.operation.type": "process",
-      "messaging.operation.name": "process",
-      "messaging.consumer.group.name": fn.group,
-      "messaging.destination.partition.id": String(batch.partition),
+      ...options.attributes,
+      "messaging.destination.partition.id": shared.id,
       "messaging.kafka.offset": Number(message.offset),
       "messaging.kafka.message.key": message.key ?? undefined,
-      "messaging.message.body.size": new TextEncoder().encode(message.value).length,
-      "faas.trigger": "pubsub",
-      "faas.name": fn.name,
+      "messaging.message.body.size": utf8Length(message.value),
       "faas.invocation_id": crypto.randomUUID(),
       "faas.coldstart": isColdStart(options.seen, fn.name),
     },
@@ -267,13 +338,8 @@ function processMessage(
     headers: message.headers,
     timestamp: new Date(Number(message.timestamp)),
   };
-  const labels = {
-    ...messagingLabels(bus, fn.topic),
-    messaging_consumer_group_name: fn.group,
-    messaging_operation_name: "process",
-    messaging_destination_partition_id: String(batch.partition),
-  };
-  metrics.messagingConsumed.inc(defined(labels));
+  const { labels } = shared;
+  metrics.messagingConsumed.inc(labels);
   let failed: string | undefined;
   let finished = false;
   return context.with(trace.setSpan(parent, span), async () => {
@@ -335,7 +401,7 @@ function processMessage(
       if (finished) {
         observe(
           metrics.messagingProcessDuration,
-          { ...labels, error_type: failed },
+          failed === undefined ? labels : { ...labels, error_type: failed },
           (performance.now() - started) / 1000,
           span,
         );
