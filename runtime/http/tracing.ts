@@ -65,7 +65,12 @@ export function traceRequests(tracer: Tracer, metrics: Metrics): MiddlewareHandl
     const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
     const span = tracer.startSpan(method === "_OTHER" ? "HTTP" : method, {
       kind: SpanKind.SERVER,
-      attributes: {
+    }, parent);
+    // Set on the started span rather than passed to startSpan, which copies and checks them
+    // once more (no sampler configured from OTEL_TRACES_SAMPLER reads them); built only for a
+    // span that records.
+    if (span.isRecording()) {
+      span.setAttributes({
         "http.request.method": method,
         "http.request.method_original": method === "_OTHER" ? request.method : undefined,
         "url.path": url.pathname,
@@ -79,8 +84,8 @@ export function traceRequests(tracer: Tracer, metrics: Metrics): MiddlewareHandl
         "user_agent.original": request.headers.get("user-agent") ?? undefined,
         "faas.trigger": "http",
         "faas.invocation_id": crypto.randomUUID(),
-      },
-    }, parent);
+      });
+    }
     try {
       await context.with(trace.setSpan(parent, span), next);
     } finally {

@@ -32,7 +32,10 @@ export async function withSpan<T>(
   attributes: Attributes,
   call: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const span = tracer.startSpan(name, { kind, attributes });
+  // Set on the started span: startSpan would copy and check them once more, for samplers that
+  // read attributes (none of those OTEL_TRACES_SAMPLER configures does).
+  const span = tracer.startSpan(name, { kind });
+  if (span.isRecording()) span.setAttributes(attributes);
   try {
     return await context.with(trace.setSpan(context.active(), span), call, undefined, span);
   } catch (error) {
