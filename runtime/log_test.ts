@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { memoryTracer } from "./_test_util.ts";
 import type { LogLevel } from "./config.ts";
-import { createLogger, formatPretty, type LogRecord } from "./log.ts";
+import { createLogger, formatPretty, isoTime, type LogRecord } from "./log.ts";
 
 function capture(level: LogLevel = "debug", service = "app1") {
   const lines: string[] = [];
@@ -423,4 +423,24 @@ Deno.test({
     const forcedPretty = await stdoutOf(false, { LOG_FORMAT: "pretty", NO_COLOR: "1" });
     assert.match(forcedPretty, /INFO {2}app1 {14}hello n=1$/);
   },
+});
+
+Deno.test("isoTime: the same text as toISOString, across seconds, days and unusual years", () => {
+  const times = [
+    0,
+    1,
+    42,
+    999,
+    1000,
+    -1,
+    -999,
+    -1001,
+    Date.UTC(2026, 10, 30, 23, 59, 59, 999),
+    Date.UTC(2026, 11, 1, 0, 0, 0, 0),
+    Date.UTC(10000, 0, 1, 0, 0, 0, 7),
+    Date.UTC(-1, 5, 1, 12, 0, 0, 70),
+  ];
+  const start = Date.UTC(2026, 10, 30, 9, 5, 7, 0);
+  for (let ms = start - 2_500; ms < start + 2_500; ms += 7) times.push(ms);
+  for (const ms of times) assert.equal(isoTime(ms), new Date(ms).toISOString(), `at ${ms}`);
 });

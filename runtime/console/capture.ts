@@ -101,8 +101,14 @@ export function consoleSpanProcessor(sink: Pick<ConsoleSink, "addSpan">): SpanPr
 
 const BASE_FIELDS = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
 
-/** A logger record as a console log record: objects among the fields become JSON text. */
-export function logEntry(record: LogRecord): LogRecordEntry {
+/**
+ * A logger record as a console log record: objects among the fields become JSON text. `time` is
+ * the record's time in epoch milliseconds when the caller has it (the logger does).
+ */
+export function logEntry(
+  record: LogRecord,
+  time: number = Date.parse(record.time),
+): LogRecordEntry {
   const attributes: Record<string, AttributeValue> = {};
   for (const key in record) {
     if (BASE_FIELDS.has(key)) continue;
@@ -114,7 +120,7 @@ export function logEntry(record: LogRecord): LogRecordEntry {
       : safeJson(value);
   }
   return {
-    time: Date.parse(record.time),
+    time,
     service: record.service,
     severity: record.level as Severity,
     body: record.message,
@@ -133,8 +139,10 @@ function safeJson(value: unknown): string {
 }
 
 /** A logger sink that hands every record to the console's store. */
-export function consoleLogSink(sink: Pick<ConsoleSink, "addLog">): (record: LogRecord) => void {
-  return (record) => sink.addLog(logEntry(record));
+export function consoleLogSink(
+  sink: Pick<ConsoleSink, "addLog">,
+): (record: LogRecord, spanContext?: unknown, time?: number) => void {
+  return (record, _spanContext, time) => sink.addLog(logEntry(record, time));
 }
 
 interface PromValue {

@@ -97,7 +97,7 @@ export function installContextManager(): void {
 /** Where a service's spans and log records go besides OTLP: the console, in process. */
 export interface TelemetryCapture {
   readonly spanProcessor: SpanProcessor;
-  readonly logSink: (record: LogRecord, spanContext?: SpanContext) => void;
+  readonly logSink: (record: LogRecord, spanContext: SpanContext | undefined, time: number) => void;
 }
 
 /** Creates the tracer, logger and metrics of `service`. */
@@ -205,9 +205,9 @@ export function createServiceTelemetry(
     )
     : undefined;
   const scope = { name: SCOPE.name, version: SCOPE.version, schemaUrl: SCOPE.schemaUrl };
-  const otlpSink = (record: LogRecord, spanContext: SpanContext | undefined) =>
+  const otlpSink = (record: LogRecord, spanContext: SpanContext | undefined, time: number) =>
     records!.add({
-      hrTime: millisToHrTime(Date.parse(record.time)),
+      hrTime: millisToHrTime(time),
       hrTimeObserved: millisToHrTime(Date.now()),
       spanContext: spanContext && isSpanContextValid(spanContext) ? spanContext : undefined,
       severityNumber: SEVERITY[record.level],
@@ -222,8 +222,8 @@ export function createServiceTelemetry(
   const consoleSink = capture?.logSink;
   const sink = records
     ? consoleSink
-      ? (record: LogRecord, spanContext: SpanContext | undefined) => (
-        consoleSink(record, spanContext), otlpSink(record, spanContext)
+      ? (record: LogRecord, spanContext: SpanContext | undefined, time: number) => (
+        consoleSink(record, spanContext, time), otlpSink(record, spanContext, time)
       )
       : otlpSink
     : consoleSink;
