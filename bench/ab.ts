@@ -116,11 +116,12 @@ try {
     );
   }
   const [cpuA, cpuB] = sides.map((side) => median(side.cpuUs));
+  const pairedCpu = median(sides[0].cpuUs.map((cpu, i) => sides[1].cpuUs[i] / cpu));
   // CPU time per request hardly depends on what else runs on the machine, unlike req/s.
   console.log(
     `CPU per request: A ${cpuA.toFixed(1)} µs, B ${cpuB.toFixed(1)} µs, B/A ${
       (cpuB / cpuA).toFixed(3)
-    }`,
+    }, median of the rounds' B/A ${pairedCpu.toFixed(3)}`,
   );
   // Each round's own B/A as well: the two runs of a round are seconds apart, so a load that
   // comes and goes on the machine moves both.
