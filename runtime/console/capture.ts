@@ -22,6 +22,7 @@ import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import type { Registry } from "prom-client";
 import type { LogRecord } from "../log.ts";
 import type { ConsoleSink } from "./ingest.ts";
+import type { ConsoleStore } from "./store.ts";
 import type {
   Attributes,
   AttributeValue,
@@ -138,11 +139,15 @@ function safeJson(value: unknown): string {
   }
 }
 
-/** A logger sink that hands every record to the console's store. */
+/**
+ * A logger sink that hands every record to the console's store as it is (the store converts it
+ * when it is read); `time` is the record's time in epoch milliseconds, parsed from it if absent.
+ */
 export function consoleLogSink(
-  sink: Pick<ConsoleSink, "addLog">,
+  sink: Pick<ConsoleStore, "addLoggerRecord">,
 ): (record: LogRecord, spanContext?: unknown, time?: number) => void {
-  return (record, _spanContext, time) => sink.addLog(logEntry(record, time));
+  return (record, _spanContext, time) =>
+    sink.addLoggerRecord(record, time ?? Date.parse(record.time));
 }
 
 interface PromValue {

@@ -19,6 +19,8 @@
  * ```
  * @module
  */
+import type { LogRecord } from "../log.ts";
+import { logEntry } from "./capture.ts";
 import { buildGraph } from "./graph.ts";
 import type { ConsoleSink } from "./ingest.ts";
 import { InvocationSeries } from "./invocations.ts";
@@ -94,7 +96,12 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
   #spanCount = 0;
   #tracesDropped = 0;
   #spansDropped = 0;
-  readonly #logs: (LogRecordEntry | undefined)[];
+  /**
+   * The log ring. A record the host's own logger wrote is kept as that record (one object, no
+   * copy) and becomes a {@linkcode LogRecordEntry} when it is first read; `#logRaw` marks those.
+   */
+  readonly #logs: (LogRecordEntry | LogRecord | undefined)[];
+  readonly #logRaw: Uint8Array;
   #logNext = 0;
   #logCount = 0;
   #logsDropped = 0;
@@ -117,6 +124,7 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     this.#maxSpansPerTrace = options.maxSpansPerTrace ?? 5_000;
     this.#notifyDelayMs = options.notifyDelayMs ?? 100;
     this.#logs = new Array(this.#maxLogs);
+    this.#logRaw = new Uint8Array(this.#maxLogs);
     this.#traceRing = new Array(this.#maxTraces);
     this.#invocations = new InvocationSeries({
       windowMs: options.metricsWindowMs,
@@ -166,15 +174,43 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
 
   /** Adds a log record (the oldest is overwritten when the ring is full). */
   addLog(record: LogRecordEntry): void {
-    if (this.#logs[this.#logNext] !== undefined) this.#logsDropped++;
-    else this.#logCount++;
-    this.#logs[this.#logNext] = record;
-    this.#logNext = (this.#logNext + 1) % this.#maxLogs;
+    this.#keepLog(record, 0);
     this.#seen(record.service, record.time);
     if (this.#listeners.size > 0) {
       this.#pendingLogs.push(record);
       this.#scheduleNotify();
     }
+  }
+
+  /**
+   * Adds a record of the host's own logger, written at `time` (epoch milliseconds), as it is:
+   * it is turned into a {@linkcode LogRecordEntry} only when something reads it.
+   */
+  addLoggerRecord(record: LogRecord, time: number): void {
+    this.#keepLog(record, 1);
+    this.#seen(record.service, time);
+    if (this.#listeners.size > 0) {
+      this.#pendingLogs.push(logEntry(record, time));
+      this.#scheduleNotify();
+    }
+  }
+
+  #keepLog(record: LogRecordEntry | LogRecord, raw: number): void {
+    if (this.#logs[this.#logNext] !== undefined) this.#logsDropped++;
+    else this.#logCount++;
+    this.#logs[this.#logNext] = record;
+    this.#logRaw[this.#logNext] = raw;
+    this.#logNext = (this.#logNext + 1) % this.#maxLogs;
+  }
+
+  /** The log in slot `at` as an entry (a logger's record is converted once, in place). */
+  #logAt(at: number): LogRecordEntry | undefined {
+    const kept = this.#logs[at];
+    if (kept === undefined || this.#logRaw[at] === 0) return kept as LogRecordEntry | undefined;
+    const entry = logEntry(kept as LogRecord);
+    this.#logs[at] = entry;
+    this.#logRaw[at] = 0;
+    return entry;
   }
 
   /**
@@ -229,8 +265,16 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
     const traceId = filter.traceId?.toLowerCase();
     const result: LogRecordEntry[] = [];
     for (let i = 1; i <= this.#maxLogs && result.length < limit; i++) {
-      const record = this.#logs[(this.#logNext - i + this.#maxLogs) % this.#maxLogs];
-      if (record === undefined) break;
+      const at = (this.#logNext - i + this.#maxLogs) % this.#maxLogs;
+      const kept = this.#logs[at];
+      if (kept === undefined) break;
+      // A logger's record of another trace or service is passed over without converting it.
+      if (this.#logRaw[at] === 1) {
+        const raw = kept as LogRecord;
+        if (traceId !== undefined && raw.trace_id !== traceId) continue;
+        if (filter.service !== undefined && raw.service !== filter.service) continue;
+      }
+      const record = this.#logAt(at)!;
       if (traceId !== undefined && record.traceId !== traceId) continue;
       if (filter.service !== undefined && record.service !== filter.service) continue;
       if (minimum > 0 && SEVERITIES.indexOf(record.severity) < minimum) continue;
@@ -318,7 +362,9 @@ export class ConsoleStore implements ConsoleReader, ConsoleSink {
 
   #tracesWithLogAttribute(attr: { key: string; value: string }): Set<string> {
     const ids = new Set<string>();
-    for (const record of this.#logs) {
+    for (let at = 0; at < this.#maxLogs; at++) {
+      if (this.#logRaw[at] === 1 && (this.#logs[at] as LogRecord).trace_id === undefined) continue;
+      const record = this.#logAt(at);
       if (record?.traceId === undefined) continue;
       const value = record.attributes[attr.key];
       if (value !== undefined && value !== null && attributeText(value) === attr.value) {

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { kafkaFlow, log, span, traceId } from "./_fixtures.ts";
 import type { ConsoleEvent } from "./model.ts";
 import { ConsoleStore } from "./store.ts";
+import { logEntry } from "./capture.ts";
+import type { LogRecord } from "../log.ts";
 
 Deno.test("traces beyond the capacity drop the oldest first, and are counted", () => {
   const store = new ConsoleStore({ maxTraces: 3 });
@@ -275,4 +277,31 @@ Deno.test("consumer figures read the semantic-convention names and labels too", 
     ],
     ["Purchase2", "app4", 9, 4, 1, 5],
   );
+});
+
+Deno.test("ConsoleStore: the host logger's records are kept as written and read as entries", () => {
+  const store = new ConsoleStore({ maxLogs: 3 });
+  const record = (message: string, traceId?: string): LogRecord => ({
+    time: "2026-01-02T03:04:05.678Z",
+    level: "warn",
+    service: "app4",
+    message,
+    ...(traceId ? { trace_id: traceId, span_id: "00f067aa0ba902b7" } : {}),
+    message_id: "m-1",
+    error: { type: "TimeoutError", message: "slow" },
+  });
+  const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  store.addSpan(span({ traceId: id }));
+  store.addLoggerRecord(record("first", id), Date.parse("2026-01-02T03:04:05.678Z"));
+  store.addLog({ time: 1, service: "app1", severity: "info", body: "from OTLP", attributes: {} });
+  store.addLoggerRecord(record("third"), Date.parse("2026-01-02T03:04:05.678Z"));
+  assert.deepEqual(store.logs().map((log) => log.body), ["third", "from OTLP", "first"]);
+  assert.deepEqual(store.logs({ traceId: id }), [logEntry(record("first", id))]);
+  assert.deepEqual(store.logs({ service: "app1" }).map((log) => log.body), ["from OTLP"]);
+  const byAttr = store.traces({ attr: { key: "message_id", value: "m-1" } });
+  assert.deepEqual(byAttr.map((trace) => trace.traceId), [id]);
+  // A fourth record overwrites the oldest, a logger's record or not.
+  store.addLoggerRecord(record("fourth"), 2);
+  assert.deepEqual(store.logs().map((log) => log.body), ["fourth", "third", "from OTLP"]);
+  assert.equal(store.stats().logs.dropped, 1);
 });
