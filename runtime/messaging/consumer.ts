@@ -68,6 +68,7 @@ export function runConsumer(options: ConsumerRunOptions): Promise<Subscription> 
   const run: Run = {
     ...options,
     seen: new Set(),
+    spanName: `process ${fn.topic}`,
     attributes: {
       ...messagingAttributes(bus, fn.topic),
       "messaging.operation.type": "process",
@@ -120,7 +121,8 @@ function processLabels(options: ConsumerRunOptions, partition: string): Labels<P
 interface Run extends ConsumerRunOptions {
   /** Functions that have had their first (cold) invocation. */
   readonly seen: Set<string>;
-  /** The CONSUMER span's attributes that are the same for every message. */
+  /** The CONSUMER span's name and the attributes that are the same for every message. */
+  readonly spanName: string;
   readonly attributes: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly partitions: Map<number, PartitionShared>;
 }
@@ -316,19 +318,25 @@ function processMessage(
   const links: Link[] = producer && trace.isSpanContextValid(producer)
     ? [{ context: producer }]
     : [];
-  const span = telemetry.tracer.startSpan(`process ${fn.topic}`, {
+  const span = telemetry.tracer.startSpan(options.spanName, {
     kind: SpanKind.CONSUMER,
     links,
-    attributes: {
-      ...options.attributes,
+  }, parent);
+  // Set on the started span rather than passed to startSpan, which copies and checks them once
+  // more (no sampler OTEL_TRACES_SAMPLER configures reads them); built only for a span that
+  // records. The cold start is counted either way.
+  const coldStart = isColdStart(options.seen, fn.name);
+  if (span.isRecording()) {
+    span.setAttributes(options.attributes);
+    span.setAttributes({
       "messaging.destination.partition.id": shared.id,
       "messaging.kafka.offset": Number(message.offset),
       "messaging.kafka.message.key": message.key ?? undefined,
       "messaging.message.body.size": utf8Length(message.value),
       "faas.invocation_id": crypto.randomUUID(),
-      "faas.coldstart": isColdStart(options.seen, fn.name),
-    },
-  }, parent);
+      "faas.coldstart": coldStart,
+    });
+  }
   const incoming: IncomingMessage = {
     topic: fn.topic,
     partition: batch.partition,
