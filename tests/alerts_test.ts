@@ -9,7 +9,6 @@
  */
 import assert from "node:assert/strict";
 import { missingTool, testWhen } from "../runtime/_test_needs.ts";
-import { withVariant } from "../runtime/flags/definitions.ts";
 import {
   ALERTMANAGER_BINARY,
   compressDurations,
@@ -20,6 +19,7 @@ import {
   startPrometheus,
   startWebhook,
 } from "./_alerting.ts";
+import { setFlagInFile } from "../testing/flag_file.ts";
 import { waitFor } from "../testing/wait.ts";
 import { startTestHost, type TestHost } from "./_harness.ts";
 
@@ -50,9 +50,7 @@ interface Alerting {
 
 /** Sets `flag` to `variant` by rewriting the flag file, as `deno task flags` does. */
 async function flip(alerting: Alerting, flag: string, variant: string): Promise<void> {
-  const changed = withVariant(await Deno.readTextFile(alerting.flagsFile), flag, variant);
-  if (!changed.ok) throw new Error(changed.error);
-  await Deno.writeTextFile(alerting.flagsFile, changed.text);
+  await setFlagInFile(alerting.flagsFile, flag, variant);
   await waitFor(
     `${flag}=${variant} in force`,
     () =>

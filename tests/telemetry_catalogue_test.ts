@@ -12,10 +12,10 @@
 import assert from "node:assert/strict";
 import project from "../deno.json" with { type: "json" };
 import { services } from "../functions/mod.ts";
-import { withVariant } from "../runtime/flags/definitions.ts";
 import { SCOPE } from "../runtime/telemetry/resource.ts";
 import type { ReceivedSpan } from "../testing/otlp_receiver.ts";
 import { freePort } from "../testing/port.ts";
+import { setFlagInFile } from "../testing/flag_file.ts";
 import { waitFor } from "../testing/wait.ts";
 import { type Catalogue, readCatalogue, type SpanType } from "./_catalogue.ts";
 import { backendSuites, startTestHost, type TestHost } from "./_harness.ts";
@@ -316,11 +316,7 @@ Deno.test({
     const flagsDir = await Deno.makeTempDir({ prefix: "catalogue-flags-" });
     const flagsFile = `${flagsDir}/flags.json`;
     await Deno.copyFile(new URL("../flags.json", import.meta.url), flagsFile);
-    const flip = async (flag: string, variant: string) => {
-      const changed = withVariant(await Deno.readTextFile(flagsFile), flag, variant);
-      if (!changed.ok) throw new Error(changed.error);
-      await Deno.writeTextFile(flagsFile, changed.text);
-    };
+    const flip = (flag: string, variant: string) => setFlagInFile(flagsFile, flag, variant);
     const test: TestHost = await startTestHost({
       env: {
         ...env,
