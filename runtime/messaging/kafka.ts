@@ -23,6 +23,7 @@
  */
 import {
   type Consumer,
+  type EachBatchPayload,
   type IHeaders,
   Kafka,
   type LogEntry,
@@ -39,6 +40,7 @@ import {
   type BusDelivery,
   type BusMessage,
   messageBytes,
+  type StoredMessage,
   type Subscription,
 } from "./bus.ts";
 import { type BatchLimits, DEFAULT_BATCH_LIMITS, LingerBatcher } from "./linger.ts";
@@ -223,12 +225,48 @@ export function connectKafka(brokers: readonly string[], options: KafkaOptions):
   };
 }
 
-/** One consumer group member, restarted after a crash kafkajs does not recover from itself. */
+/**
+ * How many fetched messages of one partition may wait for the handler before its fetching pauses.
+ * Fetching runs ahead of the handler, so a broker that answers a fetch with one record batch per
+ * partition (librdkafka's mock cluster does) still gives the handler everything that arrived while
+ * it worked, as one batch, instead of one small record batch per round trip.
+ */
+const PREFETCH_MESSAGES = 2000;
+/** How often, at most, a busy partition's handled offsets are committed (and always at a batch's end). */
+const COMMIT_EVERY_MS = 200;
+
+/** One partition's fetched messages waiting for the handler, and what of them is done. */
+interface PartitionPipeline {
+  readonly partition: number;
+  queued: StoredMessage[];
+  highWatermark: string;
+  inFlight: number;
+  draining: Promise<void> | undefined;
+  /** kafkajs's controls from the partition's latest fetch. */
+  latest: EachBatchPayload;
+  /** Bumped when a rebalance or a restart makes what was fetched stale: it is fetched again. */
+  epoch: number;
+  /** The offset after the last message handled (with all before it), and the one committed. */
+  done: string | undefined;
+  committed: string | undefined;
+  committing: Promise<void> | undefined;
+  lastCommitAt: number;
+  /** Wakes a fetch waiting for room in the queue. */
+  wake: (() => void) | undefined;
+}
+
+/**
+ * One consumer group member, restarted after a crash kafkajs does not recover from itself.
+ * kafkajs's fetch position moves past each batch as soon as it is queued; what is committed
+ * (kafkajs's auto-commit is off) is only ever the offset below which every message was handled,
+ * so a crash or a rebalance redelivers what was fetched but not done, and never skips it.
+ */
 class KafkaSubscription implements Subscription {
   #consumer: Consumer | undefined;
   #joined = false;
   #stopped = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #pipelines = new Map<number, PartitionPipeline>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -253,7 +291,11 @@ class KafkaSubscription implements Subscription {
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     this.#consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, () => this.#joined = true);
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#joined = true;
+      // A (re)join starts every partition's fetch again from its committed offset.
+      this.#dropFetched();
+    });
     consumer.on(consumer.events.DISCONNECT, () => this.#joined = false);
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#joined = false;
@@ -269,21 +311,10 @@ class KafkaSubscription implements Subscription {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topic, fromBeginning: true });
       await consumer.run({
+        autoCommit: false,
         partitionsConsumedConcurrently: 4,
         eachBatchAutoResolve: false,
-        eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }) =>
-          this.onBatch({
-            topic: batch.topic,
-            partition: batch.partition,
-            highWatermark: batch.highWatermark,
-            messages: batch.messages.map((message) => ({
-              offset: message.offset,
-              key: message.key === null ? null : decoder.decode(message.key),
-              value: message.value === null ? "" : decoder.decode(message.value),
-              headers: decodeHeaders(message.headers),
-              timestamp: message.timestamp,
-            })),
-          }, { resolveOffset, heartbeat, isRunning, isStale }),
+        eachBatch: (payload) => this.#fetched(payload),
       });
     } catch (error) {
       this.options.log.warn("kafka consumer could not start; retrying", {
@@ -292,6 +323,136 @@ class KafkaSubscription implements Subscription {
         error: error as Error,
       });
       this.#scheduleRestart();
+    }
+  }
+
+  /** Queues a fetched batch for its partition's handler and lets kafkajs fetch on. */
+  async #fetched(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (this.#stopped || batch.messages.length === 0 || payload.isStale()) return;
+    let pipeline = this.#pipelines.get(batch.partition);
+    if (pipeline === undefined) {
+      pipeline = {
+        partition: batch.partition,
+        queued: [],
+        highWatermark: batch.highWatermark,
+        inFlight: 0,
+        draining: undefined,
+        latest: payload,
+        epoch: 0,
+        done: undefined,
+        committed: undefined,
+        committing: undefined,
+        lastCommitAt: 0,
+        wake: undefined,
+      };
+      this.#pipelines.set(batch.partition, pipeline);
+    }
+    pipeline.latest = payload;
+    pipeline.highWatermark = batch.highWatermark;
+    for (const message of batch.messages) {
+      pipeline.queued.push({
+        offset: message.offset,
+        key: message.key === null ? null : decoder.decode(message.key),
+        value: message.value === null ? "" : decoder.decode(message.value),
+        headers: decodeHeaders(message.headers),
+        timestamp: message.timestamp,
+      });
+    }
+    // The next fetch starts after this batch; nothing is committed by it (auto-commit is off).
+    payload.resolveOffset(batch.lastOffset());
+    pipeline.draining ??= this.#drain(pipeline);
+    while (
+      pipeline.queued.length + pipeline.inFlight > PREFETCH_MESSAGES && !this.#stopped &&
+      payload.isRunning() && !payload.isStale()
+    ) {
+      await new Promise<void>((resolve) => {
+        pipeline.wake = resolve;
+        setTimeout(resolve, 500);
+      });
+      await payload.heartbeat().catch(() => {});
+    }
+  }
+
+  /** Hands the partition's queued messages to the handler, all that arrived as one batch. */
+  async #drain(pipeline: PartitionPipeline): Promise<void> {
+    try {
+      while (pipeline.queued.length > 0 && !this.#stopped) {
+        const messages = pipeline.queued;
+        pipeline.queued = [];
+        pipeline.inFlight = messages.length;
+        const epoch = pipeline.epoch;
+        try {
+          await this.onBatch({
+            topic: this.topic,
+            partition: pipeline.partition,
+            highWatermark: pipeline.highWatermark,
+            messages,
+          }, {
+            resolveOffset: (offset) => {
+              if (pipeline.epoch !== epoch) return;
+              pipeline.done = String(BigInt(offset) + 1n);
+              if (performance.now() - pipeline.lastCommitAt >= COMMIT_EVERY_MS) {
+                void this.#commit(pipeline);
+              }
+            },
+            heartbeat: () => pipeline.latest.heartbeat(),
+            isRunning: () => !this.#stopped && pipeline.latest.isRunning(),
+            isStale: () => pipeline.epoch !== epoch,
+            highWatermark: () => pipeline.highWatermark,
+          });
+        } finally {
+          pipeline.inFlight = 0;
+          pipeline.wake?.();
+        }
+        await this.#commit(pipeline);
+      }
+      if (this.#stopped) await this.#commit(pipeline);
+    } catch (error) {
+      // As a throwing handler does on any bus: everything not committed is delivered again.
+      this.options.log.warn("kafka consumer batch failed; fetching again from the last commit", {
+        group: this.group,
+        topic: this.topic,
+        partition: pipeline.partition,
+        error: error as Error,
+      });
+      this.#dropFetched();
+      this.#scheduleRestart();
+    } finally {
+      pipeline.draining = undefined;
+    }
+  }
+
+  /** Commits what the partition's handler finished, once at a time. */
+  async #commit(pipeline: PartitionPipeline): Promise<void> {
+    await pipeline.committing;
+    const offset = pipeline.done;
+    if (offset === undefined || offset === pipeline.committed || !this.#consumer) return;
+    pipeline.lastCommitAt = performance.now();
+    pipeline.committing = this.#consumer
+      .commitOffsets([{ topic: this.topic, partition: pipeline.partition, offset }])
+      .then(() => {
+        pipeline.committed = offset;
+      }, (error) => {
+        // Committed again with the next progress; until then a restart redelivers a little more.
+        this.options.log.warn("kafka offset commit failed", {
+          group: this.group,
+          topic: this.topic,
+          partition: pipeline.partition,
+          error: error as Error,
+        });
+      })
+      .finally(() => pipeline.committing = undefined);
+    await pipeline.committing;
+  }
+
+  /** Forgets fetched messages not yet handed over; the running ones stop starting more. */
+  #dropFetched(): void {
+    for (const pipeline of this.#pipelines.values()) {
+      pipeline.queued = [];
+      pipeline.epoch++;
+      pipeline.done = undefined;
+      pipeline.wake?.();
     }
   }
 
@@ -307,6 +468,9 @@ class KafkaSubscription implements Subscription {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
+    // The handlers finish what they started and commit it while this member still owns it.
+    for (const pipeline of this.#pipelines.values()) pipeline.wake?.();
+    await Promise.all([...this.#pipelines.values()].map((pipeline) => pipeline.draining));
     await this.#consumer?.disconnect().catch(() => {});
   }
 }

@@ -61,3 +61,80 @@ testWhen(missingKcat(), {
     assert.deepEqual(lines, [], "no warnings");
   },
 });
+
+testWhen(missingKcat(), {
+  name:
+    "connectKafka: fetching runs ahead of a slow handler, which gets what arrived meanwhile as one batch; only handled offsets are committed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const mock = await MockKafka.start();
+    const log = createLogger({ service: "test", level: "error", write: () => {} });
+    const bus = connectKafka([mock.brokers], {
+      log,
+      sessionTimeoutMs: 3000,
+      batch: { lingerMs: 0, maxMessages: 1, maxBytes: 1 << 20 },
+    });
+    try {
+      const topic = `prefetch-${Date.now()}`;
+      // One key, so one partition; each send its own produce request, so its own record batch,
+      // and librdkafka's mock broker answers a fetch with one record batch per partition.
+      for (let i = 0; i < 40; i++) {
+        await bus.send(topic, { key: "one", value: `value ${i}`, headers: {} });
+      }
+      const sizes: number[] = [];
+      const offsets: number[] = [];
+      const first = await bus.subscribe(`${topic}-a`, topic, async (batch, control) => {
+        sizes.push(batch.messages.length);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        for (const message of batch.messages) {
+          offsets.push(Number(message.offset));
+          control.resolveOffset(message.offset);
+        }
+      });
+      try {
+        await waitFor("all 40 handled", () => offsets.length === 40, 20_000);
+      } finally {
+        await first.stop();
+      }
+      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), "in offset order");
+      assert.equal(new Set(offsets).size, 40, "each once");
+      assert.ok(
+        Math.max(...sizes) > 1,
+        `messages fetched while the handler worked come as one batch (sizes ${sizes})`,
+      );
+
+      // A member that handles only the first ten leaves the rest to the next one.
+      const seen: number[] = [];
+      const partial = await bus.subscribe(`${topic}-b`, topic, (batch, control) => {
+        for (const message of batch.messages) {
+          seen.push(Number(message.offset));
+          if (Number(message.offset) < offsets[10]) control.resolveOffset(message.offset);
+        }
+        return Promise.resolve();
+      });
+      try {
+        await waitFor("all 40 fetched", () => new Set(seen).size === 40, 20_000);
+      } finally {
+        await partial.stop();
+      }
+      const next: number[] = [];
+      const second = await bus.subscribe(`${topic}-b`, topic, (batch, control) => {
+        for (const message of batch.messages) {
+          next.push(Number(message.offset));
+          control.resolveOffset(message.offset);
+        }
+        return Promise.resolve();
+      });
+      try {
+        await waitFor("the rest delivered again", () => next.length >= 30, 20_000);
+      } finally {
+        await second.stop();
+      }
+      assert.equal(next[0], offsets[10], "the next member starts at the first unhandled offset");
+    } finally {
+      await bus.close();
+      await mock.stop();
+    }
+  },
+});
