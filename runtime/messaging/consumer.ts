@@ -31,6 +31,7 @@ import type { FunctionContext, IncomingMessage, KafkaFunction, Producer } from "
 import type { Histogram } from "prom-client";
 import { defined, type Labels, type Metrics, observe } from "../telemetry/metrics.ts";
 import { extractContext } from "../telemetry/propagation.ts";
+import { exportsBehind } from "../telemetry/batcher.ts";
 import type { ServiceTelemetry } from "../telemetry/provider.ts";
 import { isColdStart, recordError } from "../telemetry/span.ts";
 import type { Batch, BatchControl, Bus, StoredMessage, Subscription } from "./bus.ts";
@@ -284,21 +285,31 @@ const TURN_EVERY_MS = 10;
 let lastTurn = performance.now();
 let turn: Promise<void> | undefined;
 
+/** Longest a message waits for the telemetry exports to catch up before it goes on regardless. */
+const EXPORT_WAIT_MS = 200;
+
 /**
  * Lets the event loop turn every few milliseconds. Handlers that never wait on I/O would
  * otherwise run whole batches (of every partition and consumer at once) as one chain of
  * microtasks, starving everything else in the process: telemetry exports, whose queues then
- * overflow and drop, HTTP requests and timers. All consumers wait for the same turn.
+ * overflow and drop, HTTP requests and timers. While an export queue that is being accepted is
+ * more than half full, the turn lasts until it is not (for at most {@linkcode EXPORT_WAIT_MS}):
+ * consumers slow down instead of their spans and log records being dropped. All consumers wait
+ * for the same turn.
  */
 function eventLoopTurn(): Promise<void> | undefined {
-  if (performance.now() - lastTurn < TURN_EVERY_MS) return undefined;
-  turn ??= new Promise((resolve) =>
-    setTimeout(() => {
-      turn = undefined;
-      lastTurn = performance.now();
-      resolve();
-    }, 0)
-  );
+  if (performance.now() - lastTurn < TURN_EVERY_MS && !exportsBehind()) return undefined;
+  turn ??= new Promise((resolve) => {
+    const since = performance.now();
+    const wait = () =>
+      setTimeout(() => {
+        if (exportsBehind() && performance.now() - since < EXPORT_WAIT_MS) return wait();
+        turn = undefined;
+        lastTurn = performance.now();
+        resolve();
+      }, 0);
+    wait();
+  });
   return turn;
 }
 

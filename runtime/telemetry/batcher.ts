@@ -40,6 +40,18 @@ export interface BatcherOptions<T> {
 /** How long items that arrived during an export wait for company before a partial batch goes. */
 const LINGER_MS = 50;
 
+/** Batchers that export fine but whose queue is more than half full: items come faster than they go. */
+const behind = new Set<BoundedBatcher<unknown>>();
+
+/**
+ * True while some batcher's exports succeed but its queue is more than half full. Work that can
+ * wait (a consumer's next message) then gives the exports the event loop before the queue
+ * overflows and drops; a receiver that fails or does not answer never holds anything up.
+ */
+export function exportsBehind(): boolean {
+  return behind.size > 0;
+}
+
 /** Collects items and exports them in batches, one export at a time, within a bounded queue. */
 export class BoundedBatcher<T> {
   readonly #options: Required<BatcherOptions<T>>;
@@ -47,6 +59,8 @@ export class BoundedBatcher<T> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #exporting: Promise<void> | undefined;
   #closed = false;
+  /** Whether the last export was accepted (no back-pressure toward a failing receiver). */
+  #healthy = true;
 
   constructor(options: BatcherOptions<T>) {
     this.#options = { maxQueueSize: 2048, maxBatchSize: 512, delayMs: 1000, ...options };
@@ -59,6 +73,7 @@ export class BoundedBatcher<T> {
       return this.#options.onDrop(1, "queue_full");
     }
     this.#queue.push(item);
+    if (this.#healthy && this.#queue.length * 2 > this.#options.maxQueueSize) behind.add(this);
     if (this.#queue.length >= this.#options.maxBatchSize) this.#kick(false);
     else if (this.#timer === undefined) this.#schedule(this.#options.delayMs);
   }
@@ -77,6 +92,7 @@ export class BoundedBatcher<T> {
    */
   async shutdown(deadlineMs = 3000): Promise<void> {
     this.#closed = true;
+    behind.delete(this);
     clearTimeout(this.#timer);
     await withDeadline(this.flush(), deadlineMs).catch(() => {});
     const left = this.#queue.splice(0);
@@ -113,6 +129,8 @@ export class BoundedBatcher<T> {
         ok = false;
       }
       if (!ok) this.#options.onDrop(batch.length, "export_failed");
+      this.#healthy = ok;
+      if (!ok || this.#queue.length * 2 <= this.#options.maxQueueSize) behind.delete(this);
     }
     // What arrived during the exports waits a moment for more instead of going out in a small
     // batch at once: a steady stream is then exported in full batches, not a request per handful.

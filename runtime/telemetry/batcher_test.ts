@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { delay, waitFor } from "../../testing/wait.ts";
-import { type BatcherOptions, BoundedBatcher, type DropReason } from "./batcher.ts";
+import { type BatcherOptions, BoundedBatcher, type DropReason, exportsBehind } from "./batcher.ts";
 
 /** A batcher over a recording exporter; `answer` decides each export's outcome. */
 function recording(
@@ -187,4 +187,34 @@ Deno.test("BoundedBatcher: shutdown gives up at its deadline and counts the rest
   exporter.release(true);
   await delay(10);
   assert.deepEqual(batches, [[1, 2]], "nothing is exported after shutdown gave up");
+});
+
+Deno.test("BoundedBatcher: exportsBehind while an accepted export queue is over half full, never toward a failing receiver", async () => {
+  const exports = gate();
+  const { batcher } = recording(
+    { maxQueueSize: 40, maxBatchSize: 10, delayMs: 60_000 },
+    exports.answer,
+  );
+  for (let i = 0; i < 10; i++) batcher.add(i); // a full batch: its export starts and stays open
+  for (let i = 0; i < 20; i++) batcher.add(i);
+  assert.equal(exportsBehind(), false, "half full is not behind");
+  batcher.add(99);
+  assert.equal(exportsBehind(), true, "over half full while exports are accepted");
+  exports.release(true); // the rest goes out in full batches, each answered at once from now on
+  await waitFor("the next export", () => exports.opened.length === 2);
+  exports.release(true);
+  await waitFor("caught up", () => !exportsBehind());
+
+  // A receiver that fails: the queue fills, but nothing waits for it.
+  const failing = gate();
+  const down = recording({ maxQueueSize: 40, maxBatchSize: 10, delayMs: 60_000 }, failing.answer);
+  for (let i = 0; i < 10; i++) down.batcher.add(i);
+  failing.release(false);
+  await waitFor("the failed export is counted", () => down.dropped("export_failed") === 10);
+  for (let i = 0; i < 35; i++) down.batcher.add(i);
+  assert.equal(exportsBehind(), false, "no back-pressure toward a receiver that fails");
+  failing.release(false);
+  await batcher.shutdown(100);
+  await down.batcher.shutdown(100);
+  assert.equal(exportsBehind(), false);
 });
