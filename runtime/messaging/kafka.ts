@@ -265,6 +265,12 @@ class KafkaSubscription implements Subscription {
   #consumer: Consumer | undefined;
   #joined = false;
   #stopped = false;
+  /**
+   * Set when a batch failed: its messages were dropped but kafkajs's fetch position is past them,
+   * so nothing more is taken (and nothing committed past them) until the restart fetches again
+   * from the last commit.
+   */
+  #halted = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #pipelines = new Map<number, PartitionPipeline>();
 
@@ -291,6 +297,7 @@ class KafkaSubscription implements Subscription {
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     this.#consumer = consumer;
+    this.#halted = false;
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.#joined = true;
       // A (re)join starts every partition's fetch again from its committed offset.
@@ -329,7 +336,7 @@ class KafkaSubscription implements Subscription {
   /** Queues a fetched batch for its partition's handler and lets kafkajs fetch on. */
   async #fetched(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    if (this.#stopped || batch.messages.length === 0 || payload.isStale()) return;
+    if (this.#stopped || this.#halted || batch.messages.length === 0 || payload.isStale()) return;
     let pipeline = this.#pipelines.get(batch.partition);
     if (pipeline === undefined) {
       pipeline = {
@@ -364,6 +371,7 @@ class KafkaSubscription implements Subscription {
     pipeline.draining ??= this.#drain(pipeline);
     while (
       pipeline.queued.length + pipeline.inFlight > PREFETCH_MESSAGES && !this.#stopped &&
+      !this.#halted &&
       payload.isRunning() && !payload.isStale()
     ) {
       await new Promise<void>((resolve) => {
@@ -377,7 +385,7 @@ class KafkaSubscription implements Subscription {
   /** Hands the partition's queued messages to the handler, all that arrived as one batch. */
   async #drain(pipeline: PartitionPipeline): Promise<void> {
     try {
-      while (pipeline.queued.length > 0 && !this.#stopped) {
+      while (pipeline.queued.length > 0 && !this.#stopped && !this.#halted) {
         const messages = pipeline.queued;
         pipeline.queued = [];
         pipeline.inFlight = messages.length;
@@ -416,6 +424,8 @@ class KafkaSubscription implements Subscription {
         partition: pipeline.partition,
         error: error as Error,
       });
+      this.#halted = true;
+      this.#consumer?.pause([{ topic: this.topic }]);
       this.#dropFetched();
       this.#scheduleRestart();
     } finally {

@@ -138,3 +138,50 @@ testWhen(missingKcat(), {
     }
   },
 });
+
+testWhen(missingKcat(), {
+  name:
+    "connectKafka: a batch that fails is delivered again, and nothing fetched after it is committed past it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const mock = await MockKafka.start();
+    const bus = connectKafka([mock.brokers], {
+      log: createLogger({ service: "test", level: "error", write: () => {} }),
+      sessionTimeoutMs: 3000,
+      batch: { lingerMs: 0, maxMessages: 1, maxBytes: 1 << 20 },
+    });
+    try {
+      const topic = `failing-${Date.now()}`;
+      for (let i = 0; i < 40; i++) {
+        await bus.send(topic, { key: "one", value: `value ${i}`, headers: {} });
+      }
+      let failed = false;
+      const handled = new Set<number>();
+      const subscription = await bus.subscribe(`${topic}-group`, topic, async (batch, control) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (!failed) {
+          failed = true; // while this first batch "worked", later ones were fetched
+          throw new Error("the handler failed");
+        }
+        for (const message of batch.messages) {
+          handled.add(Number(message.offset));
+          control.resolveOffset(message.offset);
+        }
+      });
+      try {
+        // Messages that arrive after the failure must not be committed past the failed ones.
+        await waitFor("the failure", () => failed, 10_000);
+        for (let i = 40; i < 60; i++) {
+          await bus.send(topic, { key: "one", value: `value ${i}`, headers: {} });
+        }
+        await waitFor("all 60 handled", () => handled.size === 60, 30_000);
+      } finally {
+        await subscription.stop();
+      }
+    } finally {
+      await bus.close();
+      await mock.stop();
+    }
+  },
+});
