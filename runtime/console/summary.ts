@@ -67,14 +67,37 @@ export function findRoot(spans: readonly SpanRecord[]): SpanRecord | undefined {
   return orphan ?? spans[0];
 }
 
-/** Services of the spans, in order of their first span's start. */
+/**
+ * Services of the spans in the order the trace reached them: depth first from the root (children
+ * by start), so a callee never comes before its caller, whatever the services' clocks say (each
+ * service's server span is timed from its own clock reading, which may be a millisecond behind
+ * its caller's). A span whose parent is not here counts as a root.
+ */
 export function servicesOf(spans: readonly SpanRecord[]): string[] {
-  const first = new Map<string, number>();
+  const ids = new Set(spans.map((span) => span.spanId));
+  const children = new Map<string | undefined, SpanRecord[]>();
   for (const span of spans) {
-    const seen = first.get(span.service);
-    if (seen === undefined || span.start < seen) first.set(span.service, span.start);
+    const parent = span.parentSpanId !== undefined && ids.has(span.parentSpanId)
+      ? span.parentSpanId
+      : undefined;
+    let list = children.get(parent);
+    if (list === undefined) children.set(parent, list = []);
+    list.push(span);
   }
-  return [...first.entries()].sort((a, b) => a[1] - b[1]).map(([service]) => service);
+  const order = new Set<string>();
+  const visited = new Set<SpanRecord>();
+  const visit = (list: readonly SpanRecord[]) => {
+    for (const span of list.toSorted((a, b) => a.start - b.start)) {
+      if (visited.has(span)) continue;
+      visited.add(span);
+      order.add(span.service);
+      visit(children.get(span.spanId) ?? []);
+    }
+  };
+  visit(children.get(undefined) ?? []);
+  // Spans in a parent cycle (only a broken exporter sends those) are reached by start.
+  visit(spans.filter((span) => !visited.has(span)));
+  return [...order];
 }
 
 /** The `GET /api/traces` row of a trace. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { kafkaFlow, span } from "./_fixtures.ts";
-import { findRoot, summarizeTrace, traceListItem, unionMs } from "./summary.ts";
+import { findRoot, servicesOf, summarizeTrace, traceListItem, unionMs } from "./summary.ts";
 
 Deno.test("unionMs counts overlapping intervals once and ignores empty ones", () => {
   assert.equal(unionMs([]), 0);
@@ -61,4 +61,20 @@ Deno.test("the list row of a trace whose root has not arrived yet, then has", ()
   assert.deepEqual(whole.services, ["executor", "app1", "app2", "app3", "app4"]);
   assert.equal(whole.error, false);
   assert.equal(findRoot([]), undefined);
+});
+
+Deno.test("servicesOf: in the order the trace reached them, whatever the clocks say", () => {
+  const at = (spanId: string, service: string, start: number, parentSpanId?: string) =>
+    span({ spanId, service, start, parentSpanId });
+  // app3's span, a child of app1's, timed by a clock a millisecond behind app1's.
+  const spans = [
+    at("root", "executor", 100),
+    at("call", "executor", 101, "root"),
+    at("app1", "app1", 102.4, "call"),
+    at("app3", "app3", 101.9, "app1"),
+    at("orphan", "app9", 99, "absent"),
+    at("loop-a", "app7", 50, "loop-b"),
+    at("loop-b", "app8", 51, "loop-a"),
+  ];
+  assert.deepEqual(servicesOf(spans), ["app9", "executor", "app1", "app3", "app7", "app8"]);
 });
