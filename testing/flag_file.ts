@@ -14,14 +14,12 @@
  * ```
  * @module
  */
-import { basename, dirname, join } from "node:path";
 import { withVariant } from "../runtime/flags/definitions.ts";
+import { replaceFile } from "../runtime/flags/source.ts";
 
 /** Sets `flag` to `variant` in the flagd file `file`, replacing the file atomically. */
 export async function setFlagInFile(file: string, flag: string, variant: string): Promise<void> {
   const changed = withVariant(await Deno.readTextFile(file), flag, variant);
   if (!changed.ok) throw new Error(changed.error);
-  const temporary = join(dirname(file), `.${basename(file)}.${crypto.randomUUID()}.tmp`);
-  await Deno.writeTextFile(temporary, changed.text);
-  await Deno.rename(temporary, file);
+  await replaceFile(file, changed.text);
 }

@@ -57,6 +57,25 @@ export interface SourceStatus {
   readonly error: string | null;
 }
 
+/**
+ * Replaces `file` with `text` atomically: a temporary file beside it (so the rename stays on one
+ * file system) renamed over it, so a reader never sees half a file. The temporary file is removed
+ * if anything fails.
+ */
+export async function replaceFile(file: string, text: string): Promise<void> {
+  const temporary = join(
+    dirname(file),
+    `.${basename(file)}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+  );
+  try {
+    await Deno.writeTextFile(temporary, text);
+    await Deno.rename(temporary, file);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
 /** A flag file kept loaded into a flagd-core store. */
 export class FlagSource {
   /** The store flagd-core evaluates from; replaced only by a valid file. */
@@ -141,16 +160,9 @@ export class FlagSource {
       }
       const changed = withVariant(text, name, variant);
       if (!changed.ok) throw new FlagChangeError(changed.status, changed.error);
-      // Beside the file, so the rename stays on one file system and is atomic.
-      const temporary = join(
-        dirname(this.#file),
-        `.${basename(this.#file)}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-      );
       try {
-        await Deno.writeTextFile(temporary, changed.text);
-        await Deno.rename(temporary, this.#file);
+        await replaceFile(this.#file, changed.text);
       } catch (error) {
-        await Deno.remove(temporary).catch(() => {});
         throw new FlagChangeError(
           503,
           `cannot write ${this.#file}: ${(error as Error).message}`,
