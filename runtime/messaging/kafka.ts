@@ -375,8 +375,11 @@ class KafkaSubscription implements Subscription {
       payload.isRunning() && !payload.isStale()
     ) {
       await new Promise<void>((resolve) => {
-        pipeline.wake = resolve;
-        setTimeout(resolve, 500);
+        const timer = setTimeout(resolve, 500);
+        pipeline.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       await payload.heartbeat().catch(() => {});
     }
@@ -415,7 +418,6 @@ class KafkaSubscription implements Subscription {
         }
         await this.#commit(pipeline);
       }
-      if (this.#stopped) await this.#commit(pipeline);
     } catch (error) {
       // As a throwing handler does on any bus: everything not committed is delivered again.
       this.options.log.warn("kafka consumer batch failed; fetching again from the last commit", {
