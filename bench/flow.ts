@@ -17,7 +17,7 @@ import postgres from "postgres";
 import { createClient } from "@redis/client";
 import { clientSettings, consumerSettings, RUN_SETTINGS } from "./kafka_settings.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
-import { type Child, type Cpus, denoRun, freePort, spawnChild, waitForHttp } from "./process.ts";
+import { type Child, type Cpus, freePort, spawnChild, waitForHttp } from "./process.ts";
 import { percentile } from "./stats.ts";
 
 /** Where the flow's data goes: real servers, or the embedded defaults when undefined. */
@@ -110,6 +110,7 @@ function httpProbe(urls: Record<string, string>): Probe {
 export async function startFlowHost(
   options: FlowBenchOptions,
   sink: Sink,
+  denoFlags: readonly string[] = [],
 ): Promise<{ child: Child; urls: Record<string, string> }> {
   const ports = Object.fromEntries(SERVICES.map((name) => [name, freePort()]));
   const env: Record<string, string> = {
@@ -129,7 +130,7 @@ export async function startFlowHost(
     env.KAFKA_BROKERS = options.backends.kafkaBrokers;
   }
   const main = new URL("../runtime/main.ts", import.meta.url).pathname;
-  const child = spawnChild(denoRun(main), {
+  const child = spawnChild([Deno.execPath(), "run", "-A", ...denoFlags, main], {
     logFile: `${options.workDir}/flow-${options.backends ? "real" : "embedded"}.log`,
     cpus: options.cpus,
     cpu: options.cpus.server,

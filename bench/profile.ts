@@ -8,6 +8,8 @@
  * deno run -A bench/profile.ts host_off [seconds]  # host, telemetry off
  * deno run -A bench/profile.ts bare [seconds]      # the limit
  * deno run -A bench/profile.ts kafka [messages]    # the host's Kafka consumer path
+ * deno run -A bench/profile.ts flow [seconds] [rate] # the whole host (app1-app4) on the Kafka
+ *                                                  # path, real PostgreSQL and Redis, mock broker
  * ```
  * @module
  */
@@ -17,6 +19,8 @@ import { MockKafka } from "../testing/kafka_mock.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
 import { type Cpus, detectCpus, freePort, pinSelf, spawnChild, waitForHttp } from "./process.ts";
 import { runWrk } from "./wrk.ts";
+import { startFlowHost } from "./flow.ts";
+import { runLoad } from "../load/mod.ts";
 
 interface ProfileNode {
   readonly id: number;
@@ -171,9 +175,55 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bench-profile-" });
   const sink = await startSink({ logFile: `${dir}/sink.log`, cpus });
   if (variant === "kafka") await profileKafka(dir, Number(Deno.args[1] ?? 50_000), cpus, sink);
-  else await profileHttp(variant, seconds, dir, cpus, sink);
+  else if (variant === "flow") {
+    await profileFlow(dir, seconds, Number(Deno.args[2] ?? 1000), cpus, sink);
+  } else await profileHttp(variant, seconds, dir, cpus, sink);
   await sink.stop();
   report(dir);
+}
+
+/**
+ * Runs the whole host (app1-app4, full telemetry, the console on as `deno task start` has it)
+ * against PostgreSQL and Redis (`DATABASE_URL`, `REDIS_URL` or the local defaults) and the mock
+ * broker under the profiler, loaded on the Kafka path at `rate` messages/s like the throughput job.
+ */
+async function profileFlow(
+  dir: string,
+  seconds: number,
+  rate: number,
+  cpus: Cpus,
+  sink: Sink,
+): Promise<void> {
+  const mock = await MockKafka.start({ cpu: cpus.pinned ? cpus.load : undefined });
+  const backends = {
+    databaseUrl: Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    redisUrl: Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379",
+    kafkaBrokers: mock.brokers,
+  };
+  try {
+    const options = { backends, rate, seconds, cpus, workDir: dir, progress: console.log };
+    const host = await startFlowHost(options, sink, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+    const landing = { kind: "stores", ...backends } as const;
+    const load = (ms: number, perSecond: number) =>
+      runLoad({
+        target: host.urls.app1,
+        rate: perSecond,
+        durationMs: ms,
+        path: "post-message",
+        landing,
+      });
+    await load(3000, Math.min(rate, 200));
+    const report = await load(seconds * 1000, rate);
+    console.log(
+      `flow: ${report.accepted} accepted, ${report.landed} landed, ${report.lost} lost; ` +
+        `accept → Redis p50 ${report.landingLatencyMs.p50.toFixed(0)} ms, p99 ${
+          report.landingLatencyMs.p99.toFixed(0)
+        } ms (under the profiler)`,
+    );
+    await host.child.stop();
+  } finally {
+    await mock.stop();
+  }
 }
 
 async function profileHttp(
