@@ -61,6 +61,17 @@ export interface TelemetryConfig {
   readonly exportLogs: boolean;
   /** Spans and log records queued for export at most (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_…`). */
   readonly maxQueueSize: { readonly traces: number; readonly logs: number };
+  /**
+   * Limits on the attributes of each exported log record, as the SDK environment specification
+   * names them: `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (default 128) and
+   * `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (default none), each falling back to
+   * `OTEL_ATTRIBUTE_COUNT_LIMIT` and `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`. (The span SDK reads the
+   * span limits itself; the loader checks those.)
+   */
+  readonly logRecordLimits: {
+    readonly attributeCountLimit: number;
+    readonly attributeValueLengthLimit: number;
+  };
 }
 
 /** The console's settings (`CONSOLE`, `CONSOLE_HOST`, `CONSOLE_PORT`, …). */
@@ -349,6 +360,20 @@ function parseConsole(
   };
 }
 
+/** The attribute limits of the SDK environment specification. */
+const ATTRIBUTE_LIMITS = [
+  "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+  "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+  "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+  "OTEL_ATTRIBUTE_COUNT_LIMIT",
+  "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+  "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+  "OTEL_SPAN_EVENT_COUNT_LIMIT",
+  "OTEL_SPAN_LINK_COUNT_LIMIT",
+  "OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT",
+  "OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT",
+] as const;
+
 function parseTelemetry(
   read: (name: string) => string | undefined,
   problems: string[],
@@ -396,8 +421,25 @@ function parseTelemetry(
     }
     return Number(raw);
   };
+  // The span SDK reads its limits itself and would ignore a bad value with a diagnostic nobody
+  // sees, so every limit is checked here; for log records the model-specific one wins.
+  const limits = Object.fromEntries(ATTRIBUTE_LIMITS.map((name) => {
+    const raw = read(name);
+    const least = name.includes("LENGTH") ? 1 : 0;
+    if (raw !== undefined && (!/^\d+$/.test(raw) || Number(raw) < least)) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer of at least ${least}`);
+      return [name, undefined];
+    }
+    return [name, raw === undefined ? undefined : Number(raw)];
+  })) as Record<(typeof ATTRIBUTE_LIMITS)[number], number | undefined>;
   return {
     disabled,
+    logRecordLimits: {
+      attributeCountLimit: limits.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT ??
+        limits.OTEL_ATTRIBUTE_COUNT_LIMIT ?? 128,
+      attributeValueLengthLimit: limits.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT ??
+        limits.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT ?? Infinity,
+    },
     maxQueueSize: {
       traces: queueSize("OTEL_BSP_MAX_QUEUE_SIZE"),
       logs: queueSize("OTEL_BLRP_MAX_QUEUE_SIZE"),

@@ -91,6 +91,7 @@ Deno.test("loadConfig: defaults follow DESIGN.md", () => {
     tracesEndpoint: "http://localhost:4318/v1/traces",
     logsEndpoint: "http://localhost:4318/v1/logs",
     maxQueueSize: { traces: 2048, logs: 2048 },
+    logRecordLimits: { attributeCountLimit: 128, attributeValueLengthLimit: Infinity },
   });
 });
 
@@ -468,6 +469,41 @@ Deno.test("loadConfig: OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE boun
   assert.deepEqual(problemsOf({ OTEL_BSP_MAX_QUEUE_SIZE: "0" }), [
     'OTEL_BSP_MAX_QUEUE_SIZE="0" must be an integer from 1 to 1000000',
   ]);
+});
+
+Deno.test("loadConfig: log record attribute limits follow the SDK environment specification", () => {
+  assert.deepEqual(loadConfig({}).telemetry.logRecordLimits, {
+    attributeCountLimit: 128,
+    attributeValueLengthLimit: Infinity,
+  });
+  // The general limits apply when the log record ones are unset; the specific ones win.
+  assert.deepEqual(
+    loadConfig({ OTEL_ATTRIBUTE_COUNT_LIMIT: "5", OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: "40" })
+      .telemetry.logRecordLimits,
+    { attributeCountLimit: 5, attributeValueLengthLimit: 40 },
+  );
+  assert.deepEqual(
+    loadConfig({
+      OTEL_ATTRIBUTE_COUNT_LIMIT: "5",
+      OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: "0",
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: "40",
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: "8",
+    }).telemetry.logRecordLimits,
+    { attributeCountLimit: 0, attributeValueLengthLimit: 8 },
+  );
+  // The span SDK would ignore these silently; here they stop the start.
+  assert.deepEqual(
+    problemsOf({
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: "many",
+      OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: "0",
+      OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: "-1",
+    }),
+    [
+      'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT="-1" must be an integer of at least 0',
+      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT="0" must be an integer of at least 1',
+      'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="many" must be an integer of at least 0',
+    ],
+  );
 });
 
 Deno.test("loadConfig: EMBEDDED_FSYNC picks when the embedded bus and store sync to disk", () => {

@@ -47,6 +47,8 @@ export interface ReceivedLog {
   readonly severityText?: string;
   readonly body: unknown;
   readonly attributes: Record<string, unknown>;
+  /** Attributes the exporter reported dropped (limits), 0 when it said none. */
+  readonly droppedAttributesCount: number;
 }
 
 /** What arrived since the start or the last reset. */
@@ -254,6 +256,7 @@ export class OtlpReceiver {
             severityText: record.severityText,
             body: record.body ? attributeValue(record.body) : undefined,
             attributes: attributes(record.attributes),
+            droppedAttributesCount: record.droppedAttributesCount ?? 0,
           });
         }
       }

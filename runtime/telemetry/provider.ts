@@ -205,7 +205,30 @@ export function createServiceTelemetry(
     )
     : undefined;
   const scope = { name: SCOPE.name, version: SCOPE.version, schemaUrl: SCOPE.schemaUrl };
-  const otlpSink = (record: LogRecord, spanContext: SpanContext | undefined, time: number) =>
+  const { attributeCountLimit, attributeValueLengthLimit } = settings.logRecordLimits;
+  const otlpSink = (record: LogRecord, spanContext: SpanContext | undefined, time: number) => {
+    // The record's attributes within the limits, as the SDK's LogRecordImpl would keep them.
+    const attributes: Record<string, string | number | boolean> = {};
+    let count = 0;
+    let dropped = 0;
+    for (const key in record) {
+      const value = record[key];
+      if (BASE_FIELDS.has(key) || value === undefined || value === null) continue;
+      if (count === attributeCountLimit) {
+        dropped++;
+        continue;
+      }
+      count++;
+      // Primitives as they are, anything else as JSON.
+      let attribute = typeof value === "string" || typeof value === "number" ||
+          typeof value === "boolean"
+        ? value
+        : jsonOf(value);
+      if (typeof attribute === "string" && attribute.length > attributeValueLengthLimit) {
+        attribute = attribute.slice(0, attributeValueLengthLimit);
+      }
+      attributes[key] = attribute;
+    }
     records!.add({
       hrTime: millisToHrTime(time),
       hrTimeObserved: millisToHrTime(Date.now()),
@@ -216,9 +239,10 @@ export function createServiceTelemetry(
       eventName: undefined,
       resource,
       instrumentationScope: scope,
-      attributes: logAttributes(record),
-      droppedAttributesCount: 0,
+      attributes,
+      droppedAttributesCount: dropped,
     });
+  };
   const consoleSink = capture?.logSink;
   const sink = records
     ? consoleSink
@@ -296,16 +320,20 @@ const SEVERITY: Record<LogLevel, SeverityNumber> = {
 
 const BASE_FIELDS = new Set(["time", "level", "service", "message", "trace_id", "span_id"]);
 
-/** Log fields as OTLP attributes: primitives as they are, anything else as JSON. */
-function logAttributes(record: LogRecord): Record<string, string | number | boolean> {
-  const attributes: Record<string, string | number | boolean> = {};
-  for (const key in record) {
-    const value = record[key];
-    if (BASE_FIELDS.has(key) || value === undefined || value === null) continue;
-    attributes[key] = typeof value === "string" || typeof value === "number" ||
-        typeof value === "boolean"
-      ? value
-      : JSON.stringify(value);
+/**
+ * A log field that is not a primitive attribute, as JSON (BigInts as their digits, as the
+ * stdout line writes them); what JSON cannot hold at all (a cycle, a function) as `String`.
+ */
+function jsonOf(value: unknown): string {
+  if (typeof value === "bigint") return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // a nested BigInt or a cycle
   }
-  return attributes;
+  try {
+    return JSON.stringify(value, (_, v) => typeof v === "bigint" ? String(v) : v) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

@@ -189,6 +189,50 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "createServiceTelemetry: exported log records keep to the attribute limits and count drops",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const receiver = await OtlpReceiver.start();
+    const lines: string[] = [];
+    const telemetry = createServiceTelemetry(
+      "app1",
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        LOG_LEVEL: "info",
+        OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: "3",
+        OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: "5",
+      }),
+      new ExportStatus(() => {}),
+      (line) => lines.push(line),
+    );
+    try {
+      telemetry.log.info("many fields", {
+        a: "abcdefgh",
+        b: 12345678,
+        c: { nested: true },
+        d: "dropped",
+        e: 10n,
+      });
+      telemetry.log.info("within the limits", { a: "abc", big: 10n, deep: { n: 1n } });
+      await telemetry.flush();
+      assert.equal(receiver.logs.length, 2);
+      const [many, within] = receiver.logs;
+      // Strings cut to 5 characters, numbers untouched, JSON cut like any string; d and e dropped.
+      assert.deepEqual(many.attributes, { a: "abcde", b: 12345678, c: '{"nes' });
+      assert.equal(many.droppedAttributesCount, 2);
+      assert.deepEqual(within.attributes, { a: "abc", big: "10", deep: '{"n":' });
+      assert.equal(within.droppedAttributesCount, 0);
+      // The stdout line is not OTLP and keeps every field.
+      assert.equal(JSON.parse(lines[0]).d, "dropped");
+    } finally {
+      await telemetry.shutdown();
+      await receiver.stop();
+    }
+  },
+});
+
 Deno.test("serviceResource: development unless OTEL_RESOURCE_ATTRIBUTES says otherwise", async () => {
   const plain = await withEnv({ OTEL_RESOURCE_ATTRIBUTES: "" }, () => serviceResource("app1"));
   assert.equal(plain.attributes["deployment.environment.name"], DEFAULT_ENVIRONMENT);
