@@ -245,6 +245,8 @@ async function profileHttp(
       cpu: cpus.server,
       env: {
         APP1_PORT: String(port),
+        // As the benchmark's host rows run (the console's cost is its own row there).
+        CONSOLE: "off",
         ...(variant === "host_off"
           ? { OTEL_SDK_DISABLED: "true" }
           : { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint }),
