@@ -22,7 +22,7 @@
  */
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { parseTarGzip } from "nanotar";
+import { createTarDecoder } from "modern-tar";
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedPostgres {
@@ -66,28 +66,63 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Makes `dir` the prepared cluster: unpacked into a scratch folder beside it, then renamed into
  * place. False when there is none for this PGlite version.
+ *
+ * The archive streams through: each file is written as soon as it is decoded (a few KB at a
+ * time), so neither the archive nor its 25 MB of files are ever held in memory whole. Files are
+ * written with blocking calls (each one small; one thread hop per call cost more than the write).
  */
 async function unpackPrepared(dir: string): Promise<boolean> {
-  let entries;
+  let archive: Deno.FsFile;
   try {
-    entries = await parseTarGzip(await Deno.readFile(await preparedDataDir()));
-  } catch {
-    return false;
+    archive = await Deno.open(await preparedDataDir());
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
   const scratch = `${dir}.unpacking-${Deno.pid}`;
   await Deno.remove(scratch, { recursive: true }).catch(() => {});
   await Deno.mkdir(scratch, { recursive: true, mode: 0o700 });
-  for (const entry of entries) {
-    const path = `${scratch}/${entry.name}`;
-    if (entry.type === "directory") await Deno.mkdir(path, { recursive: true, mode: 0o700 });
-    else if (entry.type === "file") {
-      await Deno.writeFile(path, entry.data ?? new Uint8Array(), { mode: 0o600 });
+  try {
+    const entries = archive.readable
+      .pipeThrough(new DecompressionStream("gzip"))
+      .pipeThrough(createTarDecoder({ strict: true }));
+    for await (const { header, body } of entries) {
+      const path = `${scratch}/${safeName(header.name)}`;
+      if (header.type === "directory") {
+        Deno.mkdirSync(path, { recursive: true, mode: 0o700 });
+        await body.cancel();
+      } else if (header.type === "file") {
+        using file = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+        for await (const chunk of body) {
+          for (let written = 0; written < chunk.length;) {
+            written += file.writeSync(chunk.subarray(written));
+          }
+        }
+      } else {
+        throw new Error(`${header.name} is a ${header.type}, not a file or folder`);
+      }
     }
+  } catch (error) {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `could not unpack the prepared cluster ${(await preparedDataDir()).pathname}: ${message}`,
+      { cause: error },
+    );
   }
   // A folder without PG_VERSION holds no cluster (an earlier first start died in initdb).
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(scratch, dir);
   return true;
+}
+
+/** An archive entry's name, checked to stay inside the folder it is unpacked into. */
+function safeName(name: string): string {
+  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
+  if (name.startsWith("/") || parts.includes("..") || parts.length === 0) {
+    throw new Error(`the prepared cluster has an entry outside its folder: ${name}`);
+  }
+  return parts.join("/");
 }
 
 /** Opens (or creates) the database in `dir` and serves it on an ephemeral local port. */

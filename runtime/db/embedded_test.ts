@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { parseTarGzip } from "nanotar";
+import { unpackTar } from "modern-tar";
 import { preparedDataDir, startEmbeddedPostgres } from "./embedded.ts";
 
 const pgTest = (name: string, fn: () => Promise<void>) =>
@@ -68,11 +68,13 @@ pgTest(
 
 Deno.test("the prepared cluster ships for the PGlite in deno.json (else run deno task pgdata)", async () => {
   const archive = await preparedDataDir();
-  const entries = await parseTarGzip(await Deno.readFile(archive));
-  const names = new Set(entries.map((entry) => entry.name));
+  const entries = await unpackTar(
+    (await Deno.open(archive)).readable.pipeThrough(new DecompressionStream("gzip")),
+  );
+  const names = new Set(entries.map((entry) => entry.header.name));
   for (const name of ["PG_VERSION", "postgresql.conf", "global/pg_control", "base/5/2604"]) {
     assert.ok(names.has(name), `${name} is in ${archive.pathname}`);
   }
-  const file = entries.find((entry) => entry.name === "base/5/2604");
-  assert.equal(file?.type, "file", "empty files stay files");
+  const file = entries.find((entry) => entry.header.name === "base/5/2604");
+  assert.equal(file?.header.type, "file", "empty files stay files");
 });

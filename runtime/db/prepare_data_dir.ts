@@ -10,7 +10,7 @@
  * @module
  */
 import { PGlite } from "@electric-sql/pglite";
-import { createTarGzip, parseTar } from "nanotar";
+import { packTar, unpackTar } from "modern-tar";
 import { preparedDataDir } from "./embedded.ts";
 
 const target = await preparedDataDir();
@@ -22,22 +22,18 @@ try {
     "select pg_walfile_name(pg_current_wal_lsn()) as segment",
   );
   const current = rows[0].segment;
-  const entries = parseTar(
-    new Uint8Array(await (await db.dumpDataDir("none")).arrayBuffer()),
-  );
+  // PGlite names the entries from the root ("/base/1/…"); the archive holds the folder's contents.
+  const entries = await unpackTar((await db.dumpDataDir("none")).stream(), {
+    map: (header) => ({ ...header, name: header.name.replace(/^\/+/, "") }),
+  });
   // Segments after the current one are recycled spares the server makes again when it needs them.
   const kept = entries.filter((entry) => {
-    const segment = /^pg_wal\/([0-9A-F]{24})$/.exec(entry.name)?.[1];
+    const segment = /^pg_wal\/([0-9A-F]{24})$/.exec(entry.header.name)?.[1];
     return segment === undefined || segment <= current;
   });
-  const archive = await createTarGzip(
-    // An entry without data is a directory to nanotar, so empty files get an empty array.
-    kept.map((entry) => ({
-      name: entry.name,
-      data: entry.type === "directory" ? undefined : entry.data ?? new Uint8Array(),
-      attrs: entry.attrs,
-    })),
-  );
+  const archive = await new Response(
+    new Blob([await packTar(kept)]).stream().pipeThrough(new CompressionStream("gzip")),
+  ).bytes();
   await Deno.writeFile(target, archive);
   console.log(
     `wrote ${target.pathname} (${archive.length} bytes; ${kept.length} of ${entries.length} entries)`,
