@@ -21,7 +21,6 @@ import type { Hono } from "hono";
 import { type CacheClient, type CacheOptions, connectCache } from "./cache/client.ts";
 import { declareServices } from "./service_colors.ts";
 import { type RestBridge, startRestBridge } from "./cache/bridge.ts";
-import { redisBackend } from "./cache/redis.ts";
 import { openEmbeddedStore } from "./cache/store.ts";
 import { type Config, embeddedDefaults, envPrefix, type Services } from "./config.ts";
 import { type CronJob, startCron } from "./cron.ts";
@@ -56,7 +55,6 @@ import { ConsoleStore } from "./console/store.ts";
 import type { Bus, Subscription } from "./messaging/bus.ts";
 import { runConsumer } from "./messaging/consumer.ts";
 import { EmbeddedBus } from "./messaging/embedded.ts";
-import { connectKafka } from "./messaging/kafka.ts";
 import { createProducer } from "./messaging/producer.ts";
 import {
   createServiceTelemetry,
@@ -685,8 +683,10 @@ async function startBus(
   log: Log,
   stack: ShutdownStack,
 ): Promise<Bus> {
+  // kafkajs (and @redis/client below) load only when configured: a fifth of the host's module
+  // loading, which the embedded defaults do not need.
   const bus = config.kafka.kind === "kafka"
-    ? connectKafka(config.kafka.brokers, {
+    ? (await import("./messaging/kafka.ts")).connectKafka(config.kafka.brokers, {
       log,
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
       batch: config.kafkaBatch,
@@ -712,6 +712,7 @@ async function startCacheEndpoint(config: Config, stack: ShutdownStack) {
     const url = new URL(redis.url);
     server = { address: url.hostname || "127.0.0.1", port: Number(url.port) || 6379 };
     namespace = /^\/(\d+)$/.exec(url.pathname)?.[1]; // redis://host:port/2 works in database 2
+    const { redisBackend } = await import("./cache/redis.ts");
     bridge = await startRestBridge(redisBackend(redis.url), { token });
   } else {
     server = undefined; // in-process: no server to name
