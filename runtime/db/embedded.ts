@@ -8,8 +8,9 @@
  * folder first and renamed into place, so a crash during the first start never leaves a
  * half-made cluster. Without one for the PGlite in use (after an upgrade, until the task runs
  * again) `initdb` makes the folder as before. The
- * server runs with small buffers (`shared_buffers` 16 MB instead of 128 MB): the data of a local
- * run fits, and the buffer pool is memory the process keeps resident.
+ * server runs with small buffers (`shared_buffers` 8 MB instead of 128 MB): the buffer pool is
+ * memory the process keeps resident, and a local run's writes touch few pages (the newest heap
+ * page, the index); what falls out is read back from the page cache.
  *
  * @example
  * ```ts
@@ -50,7 +51,7 @@ export async function preparedDataDir(): Promise<URL> {
 export const START_PARAMS: readonly string[] = [
   ...(PGlite as unknown as { defaultStartParams: string[] }).defaultStartParams,
   "-c",
-  "shared_buffers=16MB",
+  "shared_buffers=8MB",
 ];
 
 async function exists(path: string): Promise<boolean> {

@@ -19,7 +19,7 @@ pgTest(
         await sql`create table notes (id int primary key, body text not null)`;
         await sql`insert into notes values (1, 'kept')`;
         const [{ shared_buffers }] = await sql`show shared_buffers`;
-        assert.equal(shared_buffers, "16MB");
+        assert.equal(shared_buffers, "8MB");
       } finally {
         await sql.end();
         await fresh.stop();
