@@ -54,13 +54,7 @@ async function startOnce(
   logFile: string,
   settleMs: number,
 ): Promise<Start> {
-  const taken = new Set<number>();
-  const ports = Object.fromEntries(NAMES.map((name) => {
-    let port = freePort();
-    while (taken.has(port)) port = freePort(); // a free port can come up twice
-    taken.add(port);
-    return [name, port];
-  }));
+  const ports = Object.fromEntries(NAMES.map((name) => [name, freePort()]));
   const since = performance.now();
   const child = spawnChild(denoRun(`${root}/runtime/main.ts`), {
     logFile,
