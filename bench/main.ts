@@ -22,7 +22,13 @@ import { runKafkaBench } from "./kafka.ts";
 import { MockKafka } from "../testing/kafka_mock.ts";
 import { describeMachine } from "./machine.ts";
 import { detectCpus, pinSelf } from "./process.ts";
-import { type BenchResults, renderResults, targets, updateDocument } from "./report.ts";
+import {
+  type BenchResults,
+  formatRatio,
+  renderResults,
+  targets,
+  updateDocument,
+} from "./report.ts";
 import { runStartupBench } from "./startup.ts";
 import { runThroughputBench } from "./throughput.ts";
 
@@ -205,11 +211,10 @@ async function main(): Promise<void> {
   const missed = targets(results).filter((row) => row[2].includes("not met")).length;
   if (missed > 0) progress(`${missed} target(s) not met`);
   await Deno.remove(workDir, { recursive: true }).catch(() => {});
-  const ratio = (value: number | undefined) =>
-    value === undefined || !Number.isFinite(value) ? "n/a" : value.toFixed(2);
   console.log(
-    `http_ratio=${ratio(results.http?.ratio)} kafka_ratio=${ratio(results.kafka?.ratio)} ` +
-      `peer_ratio=${ratio(results.http?.peerRatio)}`,
+    `http_ratio=${formatRatio(results.http?.ratio)} kafka_ratio=${
+      formatRatio(results.kafka?.ratio)
+    } peer_ratio=${formatRatio(results.http?.peerRatio)}`,
   );
 }
 
