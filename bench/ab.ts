@@ -15,6 +15,7 @@ import { MESSAGE_PATH } from "./handler.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
 import {
   type Child,
+  cpuTimeUs,
   denoRun,
   detectCpus,
   freePort,
@@ -45,14 +46,6 @@ interface Side {
   readonly runs: WrkResult[];
   /** CPU time the host process spent per request in each run, in microseconds. */
   readonly cpuUs: number[];
-}
-
-/** User plus system CPU time of process `pid` so far, in microseconds. */
-function cpuTimeUs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime are fields 14 and 15 of the file, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 const cpus = await detectCpus();
@@ -94,9 +87,9 @@ try {
   const rounds = Number(values.rounds);
   for (let round = 0; round < rounds; round++) {
     for (const side of rotate(sides, round)) {
-      const before = cpuTimeUs(side.child.pid);
+      const before = cpuTimeUs(side.child.pid)!;
       const result = await runWrk({ url: side.url, seconds: Number(values.seconds), cpus });
-      const cpu = (cpuTimeUs(side.child.pid) - before) / result.requests;
+      const cpu = (cpuTimeUs(side.child.pid)! - before) / result.requests;
       side.runs.push(result);
       side.cpuUs.push(cpu);
       console.log(

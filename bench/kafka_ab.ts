@@ -17,7 +17,7 @@ import { MockKafka } from "../testing/kafka_mock.ts";
 import { preload } from "./kafka.ts";
 import type { ConsumerResult } from "./kafka_consumer.ts";
 import { type Sink, startSink } from "./otlp_sink.ts";
-import { denoRun, detectCpus, pinSelf, spawnChild } from "./process.ts";
+import { cpuTimeUs, denoRun, detectCpus, pinSelf, spawnChild } from "./process.ts";
 import { median, rotate } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -39,17 +39,6 @@ interface Side {
   readonly rates: number[];
   /** The consumer's CPU time per message over the measured window, in microseconds. */
   readonly cpuUs: number[];
-}
-
-/** User plus system CPU time of process `pid` so far, in microseconds (undefined once gone). */
-function cpuTimeUs(pid: number): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
 }
 
 const cpus = await detectCpus();

@@ -140,6 +140,18 @@ export function denoRun(module: string, ...args: string[]): string[] {
   return [Deno.execPath(), "run", "-A", module, ...args];
 }
 
+/** User plus system CPU time of process `pid` so far, in microseconds; undefined once it is gone. */
+export function cpuTimeUs(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the file, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
 /** VmRSS of `pid` in bytes, from /proc; undefined when the process is gone. */
 export function readRss(pid: number): number | undefined {
   try {

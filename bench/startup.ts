@@ -86,23 +86,30 @@ async function heapGauges(baseUrl: string): Promise<HeapGauges> {
 const PROBE_ID = "00000000-0000-4000-8000-00000000b001";
 const PROBE_BODY = JSON.stringify({ id: PROBE_ID, content: "start-up probe" });
 
-async function start(
-  dataDir: string,
-  endpoint: string,
-  options: StartupBenchOptions,
-  label: string,
-): Promise<{ child: Child; ms: number; app1: string; since: number }> {
+/**
+ * Spawns `runtime/main.ts` of `main` (this checkout's by default) with every service on free
+ * ports, the embedded defaults in `dataDir` and telemetry to `endpoint`, pinned to the server CPU,
+ * and waits for the first 2xx from app1 `POST /Message` (through app3 to PostgreSQL).
+ */
+export async function startTimed(options: {
+  readonly dataDir: string;
+  readonly endpoint: string;
+  readonly cpus: Cpus;
+  readonly logFile: string;
+  readonly main?: string;
+}): Promise<{ child: Child; ms: number; app1: string; since: number }> {
   const names = ["executor", "app1", "app2", "app3", "app4"];
   const ports = Object.fromEntries(names.map((name) => [name, freePort()]));
   const since = performance.now();
-  const child = spawnChild(denoRun(new URL("../runtime/main.ts", import.meta.url).pathname), {
-    logFile: `${options.workDir}/startup-${label}.log`,
+  const main = options.main ?? new URL("../runtime/main.ts", import.meta.url).pathname;
+  const child = spawnChild(denoRun(main), {
+    logFile: options.logFile,
     cpus: options.cpus,
     cpu: options.cpus.server,
     env: {
       HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      DATA_DIR: options.dataDir,
+      OTEL_EXPORTER_OTLP_ENDPOINT: options.endpoint,
       ...Object.fromEntries(
         names.map((name) => [`${name.toUpperCase()}_PORT`, String(ports[name])]),
       ),
@@ -123,12 +130,13 @@ async function start(
   return { child, ms, app1, since };
 }
 
-/** Resident memory and its peak (bytes) of `child` at 10 s after it was spawned. */
-async function memoryAt10s(
+/** Resident memory and its peak (bytes) of `child` at `afterMs` (10 s) after it was spawned. */
+export async function memoryAt(
   child: Child,
   since: number,
+  afterMs = 10_000,
 ): Promise<{ rss: number; peak: number }> {
-  const wait = since + 10_000 - performance.now();
+  const wait = since + afterMs - performance.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
   const field = (name: string) =>
@@ -152,15 +160,25 @@ export async function runStartupBench(options: StartupBenchOptions): Promise<Sta
     let dataDir = "";
     for (let i = 0; i < options.starts; i++) {
       dataDir = await Deno.makeTempDir({ dir: options.workDir, prefix: "startup-data-" });
-      const cold = await start(dataDir, sink.endpoint, options, `cold-${i}`);
-      const coldMemory = await memoryAt10s(cold.child, cold.since);
+      const cold = await startTimed({
+        dataDir,
+        endpoint: sink.endpoint,
+        cpus: options.cpus,
+        logFile: `${options.workDir}/startup-cold-${i}.log`,
+      });
+      const coldMemory = await memoryAt(cold.child, cold.since);
       await cold.child.stop();
       coldMs.push(cold.ms);
       coldRss10sBytes.push(coldMemory.rss);
       coldPeakBytes.push(coldMemory.peak);
-      const warm = await start(dataDir, sink.endpoint, options, `warm-${i}`);
+      const warm = await startTimed({
+        dataDir,
+        endpoint: sink.endpoint,
+        cpus: options.cpus,
+        logFile: `${options.workDir}/startup-warm-${i}.log`,
+      });
       warmMs.push(warm.ms);
-      warmRss10sBytes.push((await memoryAt10s(warm.child, warm.since)).rss);
+      warmRss10sBytes.push((await memoryAt(warm.child, warm.since)).rss);
       options.progress(
         `start-up ${i + 1}/${options.starts}: cold ${cold.ms.toFixed(0)} ms, warm ${
           warm.ms.toFixed(0)

@@ -14,8 +14,8 @@
  */
 import { parseArgs } from "node:util";
 import { startSink } from "./otlp_sink.ts";
-import { type Cpus, denoRun, detectCpus, freePort, pinSelf, spawnChild } from "./process.ts";
-import { waitForHttp } from "./process.ts";
+import { type Cpus, cpuTimeUs, detectCpus, pinSelf } from "./process.ts";
+import { memoryAt, startTimed } from "./startup.ts";
 import { median, rotate } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -39,12 +39,6 @@ interface Start {
   readonly peak: number;
 }
 
-const PROBE_BODY = JSON.stringify({
-  id: "00000000-0000-4000-8000-00000000b001",
-  content: "start-up probe",
-});
-const NAMES = ["executor", "app1", "app2", "app3", "app4"];
-
 /** One start of the host in `root` on `dataDir`: time to the first 2xx, memory at `settleMs`. */
 async function startOnce(
   root: string,
@@ -54,49 +48,14 @@ async function startOnce(
   logFile: string,
   settleMs: number,
 ): Promise<Start> {
-  const ports = Object.fromEntries(NAMES.map((name) => [name, freePort()]));
-  const since = performance.now();
-  const child = spawnChild(denoRun(`${root}/runtime/main.ts`), {
-    logFile,
-    cpus,
-    cpu: cpus.server,
-    env: {
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-      ...Object.fromEntries(NAMES.map((name) => [`${name.toUpperCase()}_PORT`, `${ports[name]}`])),
-    },
-  });
+  const main = `${root}/runtime/main.ts`;
+  const { child, ms, since } = await startTimed({ dataDir, endpoint, cpus, logFile, main });
   try {
-    const ms = await waitForHttp(`http://127.0.0.1:${ports.app1}/Message`, {
-      child,
-      since,
-      intervalMs: 5,
-      timeoutMs: 90_000,
-      init: () => ({
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: PROBE_BODY,
-      }),
-    });
-    const cpuMs = cpuTimeMs(child.pid);
-    const wait = since + settleMs - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-    const field = (name: string) =>
-      Number(status.match(new RegExp(`${name}:\\s+(\\d+) kB`))?.[1]) * 1024;
-    return { ms, cpuMs, rss: field("VmRSS"), peak: field("VmHWM") };
+    const cpuMs = cpuTimeUs(child.pid)! / 1000;
+    return { ms, cpuMs, ...await memoryAt(child, since, settleMs) };
   } finally {
     await child.stop();
   }
-}
-
-/** User plus system CPU time of process `pid` so far, in milliseconds. */
-function cpuTimeMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime are fields 14 and 15 of the file, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
